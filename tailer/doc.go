@@ -1,0 +1,13 @@
+// Package tailer reads log files for clients: the last lines of a file
+// (LastLines) and, through a Hub, every line appended to it afterwards.
+//
+// A Hub runs one follower per file name, shared by every subscriber of that
+// file: the file is read once, each line is rendered once, and the batches go
+// to each subscriber's bounded queue. A subscriber that falls too far behind
+// is dropped (ErrSlow) so that it never slows the follower or the others.
+//
+// A follower reads its file through its own descriptor, in large blocks, and
+// uses github.com/nxadm/tail's shared inotify watcher (one inotify instance for
+// the whole process) to learn when to read, plus a slow poll as a safety net.
+// It follows the file by name across rename, truncation and re-creation.
+package tailer

@@ -1,0 +1,444 @@
+package tailer
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nxadm/tail/util"
+	"github.com/nxadm/tail/watch"
+	"gopkg.in/tomb.v1"
+
+	"github.com/logtail/logtail/render"
+)
+
+// readBlock is how much a follower reads from its file at once.
+const readBlock = 64 << 10
+
+// graceTick is how often a renamed-away file is looked at during the grace
+// period: it has no inotify watch of its own any more.
+const graceTick = 100 * time.Millisecond
+
+// primeLines is how many lines before its start a follower reads to learn
+// the colour state it starts in.
+const primeLines = 100
+
+var libraryLogger sync.Once
+
+// setLibraryLogger sends nxadm/tail's own log (it only logs before a fatal
+// error) to our logger instead of stderr.
+func setLibraryLogger(l *slog.Logger) {
+	libraryLogger.Do(func() {
+		util.LOGGER = &util.Logger{Logger: slog.NewLogLogger(l.Handler(), slog.LevelError)}
+	})
+}
+
+// source is one open generation of the followed file.
+type source struct {
+	file    *os.File
+	id      fileID
+	off     int64  // next byte to read
+	partial []byte // bytes after the last newline, waiting for it
+	cutting bool   // dropping the rest of an over-long line
+}
+
+// follower reads one file by name and fans its lines out. All fields below
+// the first group belong to its goroutine.
+type follower struct {
+	hub   *Hub
+	name  string
+	after <-chan struct{} // the previous follower of this name is gone
+	reqs  chan request
+	stop  chan struct{}
+	done  chan struct{}
+
+	refs     int  // guarded by hub.mu
+	stopping bool // guarded by hub.mu
+
+	cur      *source // nil while the name does not exist
+	old      *source // renamed away, still read until oldUntil
+	oldUntil time.Time
+	failed   error // an open or read error every new subscriber is told
+
+	watchTomb *tomb.Tomb
+	changes   *watch.FileChanges
+	appeared  chan struct{}
+	waiters   sync.WaitGroup
+
+	subs     map[*Subscription]struct{}
+	html     render.Stream
+	htmlSubs int
+	ticker   *time.Ticker
+}
+
+func newFollower(h *Hub, name string, after <-chan struct{}) *follower {
+	return &follower{
+		hub:   h,
+		name:  name,
+		after: after,
+		reqs:  make(chan request),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+		subs:  make(map[*Subscription]struct{}),
+	}
+}
+
+func (f *follower) log() *slog.Logger { return f.hub.cfg.Logger }
+
+func (f *follower) run() {
+	defer f.hub.wg.Done()
+	defer close(f.done)
+	defer f.hub.forget(f)
+	if f.after != nil {
+		select {
+		case <-f.after:
+		case <-f.stop:
+			return
+		}
+	}
+	f.hub.active.Add(1)
+	defer f.hub.active.Add(-1)
+	defer f.shutdown()
+
+	f.ticker = time.NewTicker(f.hub.cfg.PollInterval)
+	if err := f.start(); err != nil {
+		f.failed = err // told to every subscriber until the last one leaves
+		for {
+			select {
+			case r := <-f.reqs:
+				f.handle(r)
+			case <-f.stop:
+				return
+			}
+		}
+	}
+	for {
+		var modified, truncated, deleted <-chan bool
+		if f.changes != nil {
+			modified, truncated, deleted = f.changes.Modified, f.changes.Truncated, f.changes.Deleted
+		}
+		select {
+		case r := <-f.reqs:
+			f.handle(r)
+		case <-modified:
+			f.check()
+		case <-truncated:
+			f.check()
+		case <-deleted:
+			f.changes = nil // the library's watch ended with the name
+			f.check()
+		case <-f.appeared:
+			f.appeared = nil
+			f.check()
+		case <-f.ticker.C:
+			f.check()
+		case <-f.stop:
+			return
+		}
+	}
+}
+
+// start opens the file and positions the follower after its last complete
+// line: what comes before is the subscribers' "last N lines".
+func (f *follower) start() error {
+	file, fi, err := f.hub.cfg.Open(f.name)
+	if err != nil {
+		return err
+	}
+	// the colours of the lines before where we start carry into ours
+	before, _, stop, err := LastLines(file, fi.Size(), primeLines)
+	if err != nil {
+		file.Close()
+		return fmt.Errorf("reading %s: %w", f.name, err)
+	}
+	for line := range bytes.Lines(before) {
+		f.html.Advance(line)
+	}
+	f.cur = &source{file: file, id: idOf(fi), off: stop}
+	f.watch()
+	f.check()
+	return nil
+}
+
+// watch asks the shared inotify watcher for the current file's changes.
+func (f *follower) watch() {
+	f.unwatch()
+	t := new(tomb.Tomb)
+	changes, err := watch.NewInotifyFileWatcher(f.name).ChangeEvents(t, f.cur.off)
+	if err != nil {
+		f.log().Warn("no inotify watch; polling", "path", f.name, "err", err)
+		return
+	}
+	f.watchTomb, f.changes = t, changes
+}
+
+func (f *follower) unwatch() {
+	if f.watchTomb != nil {
+		f.watchTomb.Kill(nil)
+		f.watchTomb, f.changes = nil, nil
+	}
+}
+
+// waitForName waits, on the shared watcher, for the name to appear again.
+func (f *follower) waitForName() {
+	if f.appeared != nil {
+		return
+	}
+	t := new(tomb.Tomb)
+	appeared := make(chan struct{})
+	f.appeared = appeared
+	f.waiters.Go(func() {
+		select { // the tomb is killed by shutdown
+		case <-f.stop:
+			t.Kill(nil)
+		case <-appeared:
+		}
+	})
+	f.waiters.Go(func() {
+		defer close(appeared)
+		if err := watch.NewInotifyFileWatcher(f.name).BlockUntilExists(t); err != nil && !errors.Is(err, tomb.ErrDying) {
+			// e.g. the watch was removed under us; the next check waits again
+			f.log().Debug("waiting for file", "path", f.name, "err", err)
+		}
+	})
+}
+
+func (f *follower) shutdown() {
+	f.unwatch()
+	f.waiters.Wait()
+	f.ticker.Stop()
+	for _, src := range []*source{f.old, f.cur} {
+		if src != nil {
+			src.file.Close()
+		}
+	}
+	for s := range f.subs {
+		f.end(s, ErrClosed)
+	}
+}
+
+func (f *follower) handle(r request) {
+	s := r.sub
+	if r.leave {
+		if _, ok := f.subs[s]; ok {
+			f.end(s, ErrClosed)
+		}
+		return
+	}
+	if f.failed != nil {
+		r.reply <- f.failed
+		return
+	}
+	if f.cur != nil && r.lines > 0 {
+		end := f.cur.off - int64(len(f.cur.partial))
+		raw, _, _, err := LastLines(f.cur.file, end, r.lines)
+		if err != nil {
+			r.reply <- fmt.Errorf("reading %s: %w", f.name, err)
+			return
+		}
+		if len(raw) > 0 {
+			b := f.batch(raw, s.html, new(render.Stream))
+			s.queued.Add(b.size())
+			s.c <- b // the queue is empty: this cannot block
+		}
+	}
+	if s.html {
+		f.htmlSubs++
+	}
+	f.subs[s] = struct{}{}
+	r.reply <- nil
+}
+
+// end closes a subscriber's channel with the reason.
+func (f *follower) end(s *Subscription, err error) {
+	delete(f.subs, s)
+	if s.html {
+		f.htmlSubs--
+	}
+	s.err = err
+	close(s.c)
+}
+
+// check reads whatever is new: the rest of a renamed-away file first, then the
+// current file, then looks whether the name now leads to another file.
+func (f *follower) check() {
+	if f.old != nil {
+		f.read(f.old)
+		if time.Now().After(f.oldUntil) {
+			f.flushPartial(f.old)
+			f.old.file.Close()
+			f.old = nil
+			f.ticker.Reset(f.hub.cfg.PollInterval)
+		}
+	}
+	if f.cur != nil {
+		f.read(f.cur)
+		if fi, err := f.cur.file.Stat(); err == nil && fi.Size() < f.cur.off {
+			f.log().Info("file truncated", "path", f.name, "size", fi.Size(), "offset", f.cur.off)
+			f.cur.off, f.cur.partial, f.cur.cutting = 0, nil, false
+			f.read(f.cur)
+		}
+	}
+	fi, err := os.Stat(f.name)
+	switch {
+	case err != nil:
+		if f.cur != nil {
+			f.log().Info("file gone; waiting for it", "path", f.name)
+			f.retire()
+		}
+		f.waitForName()
+	case f.cur == nil || idOf(fi) != f.cur.id:
+		if f.cur != nil {
+			f.log().Info("file rotated", "path", f.name)
+			f.retire()
+		}
+		f.reopen()
+	case f.changes == nil:
+		f.watch()
+	}
+}
+
+// retire keeps the current file as the old one for the grace period.
+func (f *follower) retire() {
+	f.unwatch()
+	if f.old != nil { // rotated twice within the grace period
+		f.flushPartial(f.old)
+		f.old.file.Close()
+	}
+	f.old, f.cur = f.cur, nil
+	f.oldUntil = time.Now().Add(f.hub.cfg.Grace)
+	f.ticker.Reset(min(graceTick, f.hub.cfg.PollInterval))
+}
+
+// reopen opens the new file under the name and reads it from its start.
+func (f *follower) reopen() {
+	file, fi, err := f.hub.cfg.Open(f.name)
+	if err != nil {
+		f.log().Warn("cannot open the file under its name; will retry", "path", f.name, "err", err)
+		return
+	}
+	f.cur = &source{file: file, id: idOf(fi)}
+	f.watch()
+	f.read(f.cur)
+}
+
+// read reads src from its offset to its end and sends the complete lines.
+func (f *follower) read(src *source) {
+	buf := make([]byte, readBlock)
+	for {
+		n, err := src.file.ReadAt(buf, src.off)
+		if n > 0 {
+			src.off += int64(n)
+			f.lines(src, buf[:n])
+		}
+		if err != nil || n < len(buf) {
+			if err != nil && !errors.Is(err, io.EOF) {
+				f.log().Warn("read error", "path", f.name, "err", err)
+			}
+			return
+		}
+	}
+}
+
+// lines splits chunk into complete lines, keeping an unfinished one for later
+// and cutting lines longer than MaxLineBytes.
+func (f *follower) lines(src *source, chunk []byte) {
+	limit := f.hub.cfg.MaxLineBytes
+	out := make([]byte, 0, len(src.partial)+len(chunk))
+	for len(chunk) > 0 {
+		i := bytes.IndexByte(chunk, '\n')
+		if i < 0 { // unfinished: wait for the rest
+			if !src.cutting {
+				src.partial = append(src.partial, chunk...)
+				if len(src.partial) > limit {
+					out = appendCut(out, src.partial[:limit])
+					src.partial, src.cutting = src.partial[:0], true
+				}
+			}
+			break
+		}
+		line := chunk[:i+1]
+		chunk = chunk[i+1:]
+		if src.cutting { // the end of a line already cut
+			src.cutting = false
+			continue
+		}
+		if len(src.partial) > 0 {
+			line = append(src.partial, line...)
+			src.partial = src.partial[:0]
+		}
+		if len(line)-1 > limit {
+			out = appendCut(out, line[:limit])
+		} else {
+			out = append(out, line...)
+		}
+	}
+	if len(out) > 0 {
+		f.fanout(f.batch(out, f.htmlSubs > 0, &f.html), src)
+	}
+}
+
+// cutMark ends a line cut at MaxLineBytes.
+const cutMark = " [line cut]\n"
+
+func appendCut(out, line []byte) []byte {
+	// do not split a UTF-8 sequence at the cut
+	for k := 1; k <= utf8.UTFMax && k <= len(line); k++ {
+		if utf8.RuneStart(line[len(line)-k]) {
+			if !utf8.FullRune(line[len(line)-k:]) {
+				line = line[:len(line)-k]
+			}
+			break
+		}
+	}
+	return append(append(out, line...), cutMark...)
+}
+
+// flushPartial sends the unfinished last line of a file that will not grow
+// any more.
+func (f *follower) flushPartial(src *source) {
+	if len(src.partial) == 0 {
+		return
+	}
+	line := append(src.partial, '\n')
+	src.partial = nil
+	f.fanout(f.batch(line, f.htmlSubs > 0, &f.html), src)
+}
+
+// batch wraps raw lines, rendered as each subscriber format needs.
+func (f *follower) batch(raw []byte, html bool, stream *render.Stream) *Batch {
+	b := &Batch{Raw: raw, Lines: bytes.Count(raw, []byte{'\n'}), Text: raw}
+	if !utf8.Valid(raw) {
+		b.Text = render.AppendText(make([]byte, 0, len(raw)+16), raw)
+	}
+	switch {
+	case html:
+		out := make([]byte, 0, len(raw)+len(raw)/4)
+		for line := range bytes.Lines(raw) {
+			out = stream.AppendHTML(out, line[:len(line)-1])
+			out = append(out, '\n')
+		}
+		b.HTML = out
+	case bytes.IndexByte(raw, 0x1b) >= 0: // keep the colour state for later HTML subscribers
+		for line := range bytes.Lines(raw) {
+			stream.Advance(line)
+		}
+	}
+	return b
+}
+
+func (f *follower) fanout(b *Batch, src *source) {
+	b.End = Position{Dev: src.id.dev, Ino: src.id.ino, Offset: src.off - int64(len(src.partial))}
+	for s := range f.subs {
+		if !s.offer(b) {
+			f.log().Info("subscriber too slow; dropping it", "path", f.name)
+			f.end(s, ErrSlow)
+		}
+	}
+}

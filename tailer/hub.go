@@ -1,0 +1,246 @@
+package tailer
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+var (
+	// ErrSlow ends a subscription whose queue overflowed: the client was too
+	// far behind. It may resume from the last position it received.
+	ErrSlow = errors.New("tailer: client too slow, queue full")
+	// ErrClosed ends subscriptions when the Hub closes.
+	ErrClosed = errors.New("tailer: hub closed")
+)
+
+// Config tunes a Hub. Open is required; zero values elsewhere get defaults.
+type Config struct {
+	// Open opens a file by the name clients asked for. It decides what may be
+	// opened (the sandbox); its errors reach Subscribe's caller unchanged.
+	Open func(name string) (*os.File, os.FileInfo, error)
+	// Logger receives the followers' diagnostics.
+	Logger *slog.Logger
+	// PollInterval is how often a follower looks at its file when no inotify
+	// event came (a safety net: events can be missed). Default 1s.
+	PollInterval time.Duration
+	// Grace is how long a renamed-away file is still read, for applications
+	// that keep writing to it until told to reopen their log. Default 5s.
+	Grace time.Duration
+	// QueueBytes bounds the bytes waiting for one subscriber. Default 8 MiB.
+	QueueBytes int
+	// MaxLineBytes cuts longer lines (the rest of the line is dropped and the
+	// cut is marked). Default 1 MiB.
+	MaxLineBytes int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.Grace <= 0 {
+		c.Grace = 5 * time.Second
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = 8 << 20
+	}
+	if c.MaxLineBytes <= 0 {
+		c.MaxLineBytes = 1 << 20
+	}
+	return c
+}
+
+// Position is a place in a file: its identity and a byte offset.
+type Position struct {
+	Dev    uint64 `json:"dev"`
+	Ino    uint64 `json:"ino"`
+	Offset int64  `json:"offset"`
+}
+
+// fileID identifies a file independently of its name.
+type fileID struct{ dev, ino uint64 }
+
+func idOf(fi os.FileInfo) fileID {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fileID{uint64(st.Dev), st.Ino}
+	}
+	return fileID{}
+}
+
+// Batch is a run of complete lines read together. Batches are shared by all
+// subscribers of a file and must not be modified.
+type Batch struct {
+	Raw   []byte // the lines as in the file, each ending in '\n'
+	Lines int    // how many lines Raw holds
+	Text  []byte // Raw as valid UTF-8 (Raw itself when it already is)
+	HTML  []byte // each line rendered as HTML and ended by '\n'; nil if no subscriber wanted HTML
+	End   Position
+}
+
+func (b *Batch) size() int64 { return int64(len(b.Raw) + len(b.HTML)) }
+
+// Options say what a subscriber wants.
+type Options struct {
+	Lines int  // the last Lines lines first
+	HTML  bool // fill Batch.HTML
+}
+
+// Hub hands out subscriptions to files, one follower per file name.
+// Its methods are safe for concurrent use.
+type Hub struct {
+	cfg Config
+
+	mu        sync.Mutex
+	followers map[string]*follower
+	closed    bool
+	wg        sync.WaitGroup
+
+	active atomic.Int64 // followers running, for metrics and tests
+}
+
+// NewHub returns a Hub; Close stops its followers.
+func NewHub(cfg Config) *Hub {
+	cfg = cfg.withDefaults()
+	setLibraryLogger(cfg.Logger)
+	return &Hub{cfg: cfg, followers: make(map[string]*follower)}
+}
+
+// Followers returns how many files are being followed.
+func (h *Hub) Followers() int { return int(h.active.Load()) }
+
+// Subscribe starts following name (or joins its follower) and returns a
+// subscription whose channel first carries the last opt.Lines complete lines,
+// then every line appended after them, with none lost or repeated at the seam.
+// The caller must Close the subscription.
+func (h *Hub) Subscribe(name string, opt Options) (*Subscription, error) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrClosed
+	}
+	f := h.followers[name]
+	if f == nil || f.stopping {
+		var after <-chan struct{}
+		if f != nil {
+			after = f.done // its watch must be gone before ours is made
+		}
+		f = newFollower(h, name, after)
+		h.followers[name] = f
+		h.wg.Add(1)
+		go f.run()
+	}
+	f.refs++
+	h.mu.Unlock()
+
+	s := &Subscription{f: f, html: opt.HTML, limit: int64(h.cfg.QueueBytes)}
+	s.c = make(chan *Batch, 1024)
+	s.C = s.c
+	reply := make(chan error, 1)
+	select {
+	case f.reqs <- request{sub: s, lines: opt.Lines, reply: reply}:
+		if err := <-reply; err != nil {
+			h.release(f)
+			return nil, err
+		}
+	case <-f.done:
+		h.release(f)
+		return nil, ErrClosed
+	}
+	return s, nil
+}
+
+// release drops one reference to f and stops it with the last one.
+func (h *Hub) release(f *follower) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f.refs--
+	if f.refs == 0 && !f.stopping {
+		f.stopping = true
+		close(f.stop)
+	}
+}
+
+// forget removes a follower that has stopped from the map.
+func (h *Hub) forget(f *follower) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.followers[f.name] == f {
+		delete(h.followers, f.name)
+	}
+}
+
+// Close stops every follower and ends their subscriptions with ErrClosed.
+func (h *Hub) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	for _, f := range h.followers {
+		if !f.stopping {
+			f.stopping = true
+			close(f.stop)
+		}
+	}
+	h.mu.Unlock()
+	h.wg.Wait()
+	return nil
+}
+
+// Subscription is one client's view of a followed file. C is read by one
+// goroutine, which calls Release for each batch it has sent on; C is closed
+// when the subscription ends, and Err then says why.
+type Subscription struct {
+	C <-chan *Batch
+
+	c      chan *Batch
+	f      *follower
+	html   bool
+	limit  int64
+	queued atomic.Int64
+	err    error // set by the follower before it closes c
+	once   sync.Once
+}
+
+// Err is why C was closed: ErrSlow, ErrClosed, or a read error. Valid once C
+// is closed.
+func (s *Subscription) Err() error { return s.err }
+
+// Release tells the follower that b has left the subscriber's queue.
+func (s *Subscription) Release(b *Batch) { s.queued.Add(-b.size()) }
+
+// Close ends the subscription; the follower stops with its last subscriber.
+func (s *Subscription) Close() {
+	s.once.Do(func() {
+		select {
+		case s.f.reqs <- request{sub: s, leave: true}:
+		case <-s.f.done:
+		}
+		s.f.hub.release(s.f)
+	})
+}
+
+// offer queues b unless the subscriber is too far behind.
+func (s *Subscription) offer(b *Batch) bool {
+	if s.queued.Add(b.size()) > s.limit {
+		return false
+	}
+	select {
+	case s.c <- b:
+		return true
+	default:
+		return false
+	}
+}
+
+// request asks a follower's goroutine to add (or remove, with leave) a subscriber.
+type request struct {
+	sub   *Subscription
+	lines int
+	leave bool
+	reply chan error
+}

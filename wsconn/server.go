@@ -1,0 +1,308 @@
+package wsconn
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+)
+
+// Close codes the daemon sends (RFC 6455 section 7.4.1).
+const (
+	CodeNormal        = 1000
+	CodeGoingAway     = 1001
+	CodeProtocolError = 1002
+	CodeInvalidData   = 1007
+	CodePolicy        = 1008
+	CodeTooBig        = 1009
+	CodeInternal      = 1011
+	CodeTryAgainLater = 1013
+)
+
+// HeaderRoom is the space Buffer keeps in front of a message for its frame
+// header, so that header and payload go out in one write.
+const HeaderRoom = ws.MaxHeaderSize
+
+// Config tunes a server connection.
+type Config struct {
+	// MaxMessage is the largest message a client may send; larger ones are
+	// refused with 1009 without being read. Default 64 KiB.
+	MaxMessage int64
+	// WriteTimeout bounds every write. Default 10s.
+	WriteTimeout time.Duration
+	// CloseWait is how long a close waits for the peer's close. Default 2s.
+	CloseWait time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxMessage <= 0 {
+		c.MaxMessage = 64 << 10
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.CloseWait <= 0 {
+		c.CloseWait = 2 * time.Second
+	}
+	return c
+}
+
+// EventKind says what the reader saw.
+type EventKind int
+
+const (
+	// Ping: the peer pinged; answer with Pong(Payload).
+	Ping EventKind = iota + 1
+	// PeerClose: the peer sent a close frame (Code); answer with Close.
+	PeerClose
+	// Broken: the peer broke the protocol; close with Code and Reason.
+	Broken
+	// Gone: the connection is gone (read error or EOF); nothing can be sent.
+	Gone
+)
+
+// Event is something the reader goroutine hands to the writer.
+type Event struct {
+	Kind    EventKind
+	Payload []byte
+	Code    int
+	Reason  string
+	Err     error
+}
+
+// Conn is the server side of one WebSocket connection. It runs one reader
+// goroutine; every write (data, ping, pong, close) is made by the one
+// goroutine that owns the Conn, which learns what the reader saw from Events.
+type Conn struct {
+	cfg      Config
+	nc       net.Conn
+	br       *bufio.Reader
+	events   chan Event
+	quit     chan struct{} // closed when the owner is done
+	readDone chan struct{}
+	onPong   func()
+	closed   sync.Once
+}
+
+// Upgrade completes the handshake of a request the caller has already
+// checked (gobwas/ws hijacks before validating, so path and origin checks
+// must come first). onPong is called from the reader goroutine for each pong.
+func Upgrade(w http.ResponseWriter, r *http.Request, cfg Config, onPong func()) (*Conn, error) {
+	nc, rw, _, err := ws.UpgradeHTTP(r, w)
+	if err != nil {
+		if nc != nil {
+			nc.Close()
+		}
+		return nil, fmt.Errorf("websocket handshake: %w", err)
+	}
+	if onPong == nil {
+		onPong = func() {}
+	}
+	c := &Conn{
+		cfg:      cfg.withDefaults(),
+		nc:       nc,
+		br:       rw.Reader, // may already hold frames sent with the handshake
+		events:   make(chan Event, 4),
+		quit:     make(chan struct{}),
+		readDone: make(chan struct{}),
+		onPong:   onPong,
+	}
+	go c.read()
+	return c, nil
+}
+
+// Events delivers what the reader saw. After a Gone, PeerClose or Broken
+// event the reader has stopped.
+func (c *Conn) Events() <-chan Event { return c.events }
+
+// RemoteAddr is the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, HeaderRoom, HeaderRoom+32<<10); return &b }}
+
+// Buffer returns an empty message with room for its frame header; append the
+// payload and pass it to WriteText, then give it back with PutBuffer.
+func Buffer() []byte { return (*buffers.Get().(*[]byte))[:HeaderRoom] }
+
+// PutBuffer returns a buffer from Buffer to the pool.
+func PutBuffer(b []byte) {
+	if cap(b) > 1<<20 { // keep the pool's memory bounded
+		return
+	}
+	b = b[:HeaderRoom]
+	buffers.Put(&b)
+}
+
+// WriteText sends msg (from Buffer, payload appended) as one text frame in
+// one write.
+func (c *Conn) WriteText(msg []byte) error {
+	return c.writeFrame(ws.OpText, msg)
+}
+
+// Ping sends a ping.
+func (c *Conn) Ping() error { return c.control(ws.OpPing, nil) }
+
+// Pong answers a ping with its payload.
+func (c *Conn) Pong(payload []byte) error { return c.control(ws.OpPong, payload) }
+
+func (c *Conn) control(op ws.OpCode, payload []byte) error {
+	var buf [HeaderRoom + ws.MaxControlFramePayloadSize]byte
+	msg := append(buf[:HeaderRoom], payload...)
+	return c.writeFrame(op, msg)
+}
+
+// writeFrame puts the frame header in the room before the payload and writes
+// both at once.
+func (c *Conn) writeFrame(op ws.OpCode, msg []byte) error {
+	payload := int64(len(msg) - HeaderRoom)
+	h := ws.Header{Fin: true, OpCode: op, Length: payload}
+	n := ws.HeaderSize(h)
+	start := HeaderRoom - n
+	if err := ws.WriteHeader(&sliceWriter{b: msg[start:HeaderRoom]}, h); err != nil {
+		return err
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+	_, err := c.nc.Write(msg[start:])
+	return err
+}
+
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	n := copy(w.b, p)
+	w.b = w.b[n:]
+	if n < len(p) {
+		return n, io.ErrShortWrite
+	}
+	return n, nil
+}
+
+// Close sends a close frame with code and reason, waits a little for the
+// peer's close (unless the peer closed first), and closes the connection.
+// It waits for the reader goroutine to end.
+func (c *Conn) Close(code int, reason string) error {
+	if len(reason) > 120 {
+		reason = reason[:120]
+	}
+	err := c.control(ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
+	if err == nil {
+		select {
+		case <-c.readDone:
+		case <-time.After(c.cfg.CloseWait):
+		}
+	}
+	c.Abort()
+	return err
+}
+
+// Abort closes the connection without a close frame (the peer is dead) and
+// waits for the reader goroutine to end.
+func (c *Conn) Abort() {
+	c.closed.Do(func() {
+		close(c.quit)
+		c.nc.Close()
+	})
+	<-c.readDone
+}
+
+// send hands an event to the owner unless it has gone.
+func (c *Conn) send(e Event) {
+	select {
+	case c.events <- e:
+	case <-c.quit:
+	}
+}
+
+// read is the reader goroutine: it enforces RFC 6455 on what the client
+// sends, answers nothing itself, and hands pings and closes to the writer.
+func (c *Conn) read() {
+	defer close(c.readDone)
+	state := ws.StateServerSide
+	var (
+		msg    []byte // the text message being received, to check its UTF-8
+		msgLen int64
+		isText bool
+	)
+	for {
+		h, err := ws.ReadHeader(c.br)
+		if err != nil {
+			c.send(Event{Kind: Gone, Err: err})
+			return
+		}
+		if err := ws.CheckHeader(h, state); err != nil {
+			c.send(Event{Kind: Broken, Code: CodeProtocolError, Reason: err.Error(), Err: err})
+			return
+		}
+		if h.OpCode.IsControl() {
+			payload := make([]byte, h.Length)
+			if _, err := io.ReadFull(c.br, payload); err != nil {
+				c.send(Event{Kind: Gone, Err: err})
+				return
+			}
+			ws.Cipher(payload, h.Mask, 0)
+			switch h.OpCode {
+			case ws.OpPing:
+				c.send(Event{Kind: Ping, Payload: payload})
+			case ws.OpPong:
+				c.onPong()
+			case ws.OpClose:
+				c.send(closeEvent(payload))
+				return
+			}
+			continue
+		}
+		// a data frame: clients have nothing to say beyond short commands
+		if h.OpCode != ws.OpContinuation {
+			msg, msgLen, isText = msg[:0], 0, h.OpCode == ws.OpText
+		}
+		msgLen += h.Length
+		if msgLen > c.cfg.MaxMessage {
+			c.send(Event{Kind: Broken, Code: CodeTooBig, Reason: "message too big"})
+			return
+		}
+		part := make([]byte, h.Length)
+		if _, err := io.ReadFull(c.br, part); err != nil {
+			c.send(Event{Kind: Gone, Err: err})
+			return
+		}
+		ws.Cipher(part, h.Mask, 0)
+		if isText {
+			msg = append(msg, part...)
+		}
+		if h.Fin {
+			state = state.Clear(ws.StateFragmented)
+			if isText && !utf8.Valid(msg) {
+				c.send(Event{Kind: Broken, Code: CodeInvalidData, Reason: "invalid UTF-8 in text message"})
+				return
+			}
+		} else {
+			state = state.Set(ws.StateFragmented)
+		}
+	}
+}
+
+// closeEvent checks a close frame's payload: the peer's code is echoed, a
+// malformed one is answered with 1002.
+func closeEvent(payload []byte) Event {
+	if len(payload) == 0 {
+		return Event{Kind: PeerClose, Code: CodeNormal}
+	}
+	if len(payload) == 1 {
+		return Event{Kind: Broken, Code: CodeProtocolError, Reason: "malformed close frame"}
+	}
+	code, reason := ws.ParseCloseFrameData(payload)
+	if err := ws.CheckCloseFrameData(code, reason); err != nil {
+		if errors.Is(err, ws.ErrProtocolInvalidUTF8) {
+			return Event{Kind: Broken, Code: CodeInvalidData, Reason: err.Error()}
+		}
+		return Event{Kind: Broken, Code: CodeProtocolError, Reason: err.Error()}
+	}
+	return Event{Kind: PeerClose, Code: int(code)}
+}
