@@ -1,0 +1,381 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/logtail/logtail/heartbeat"
+	"github.com/logtail/logtail/render"
+	"github.com/logtail/logtail/sandbox"
+	"github.com/logtail/logtail/tailer"
+	"github.com/logtail/logtail/wsconn"
+)
+
+// frameTarget is the size a frame grows to when lines are waiting: large
+// enough to batch well, small enough for a browser to parse at once.
+const frameTarget = 32 << 10
+
+// query is a stream request's parameters.
+type query struct {
+	lines  int
+	tail   bool
+	format string // html, text
+}
+
+// parseQuery reads lines, tail and format. Unknown parameters are ignored (a
+// cache-buster or a token for a proxy must not break a stream); a parameter
+// given twice, or a value we cannot read, is a 400 with the reason.
+func parseQuery(raw string, maxLines int) (query, error) {
+	q := query{lines: 10, format: "html"}
+	values, err := url.ParseQuery(raw)
+	if err != nil {
+		return q, fmt.Errorf("malformed query: %v", err)
+	}
+	for key, v := range values {
+		switch key {
+		case "lines", "tail", "format":
+			if len(v) > 1 {
+				return q, fmt.Errorf("%s given %d times", key, len(v))
+			}
+		}
+	}
+	if v, ok := values["lines"]; ok {
+		n, err := strconv.ParseUint(v[0], 10, 31)
+		if err != nil {
+			return q, fmt.Errorf("lines=%.20q: want a whole number from 0 to %d", v[0], maxLines)
+		}
+		q.lines = min(int(n), maxLines)
+	}
+	if v, ok := values["tail"]; ok {
+		switch v[0] {
+		case "1", "true", "":
+			q.tail = true
+		case "0", "false":
+		default:
+			return q, fmt.Errorf("tail=%.20q: want 1 or 0", v[0])
+		}
+	}
+	if v, ok := values["format"]; ok {
+		switch v[0] {
+		case "html", "text":
+			q.format = v[0]
+		default:
+			return q, fmt.Errorf("format=%.20q: want html or text", v[0])
+		}
+	}
+	return q, nil
+}
+
+// refuse answers before the upgrade with a status and a one-line reason.
+func refuse(w http.ResponseWriter, status int, reason string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, reason)
+}
+
+// refuseErr maps an error from the sandbox or the tailer to a refusal.
+func (d *Daemon) refuseErr(w http.ResponseWriter, r *http.Request, err error) {
+	var se *sandbox.Error
+	if errors.As(err, &se) {
+		refuse(w, se.Status, se.Reason)
+		return
+	}
+	if errors.Is(err, tailer.ErrClosed) {
+		refuse(w, http.StatusServiceUnavailable, "daemon shutting down")
+		return
+	}
+	d.log.Error("cannot serve file", "path", r.URL.Path, "err", err)
+	refuse(w, http.StatusInternalServerError, "cannot read the file")
+}
+
+func isWebSocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// originAllowed lets requests without Origin through (not a browser), and
+// browsers only from the daemon's own origin or an allowed one.
+func (d *Daemon) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err == nil && strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, o := range d.cfg.AllowOrigins {
+		if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
+	if !isWebSocket(r) {
+		refuse(w, http.StatusUpgradeRequired, "this URL is a WebSocket stream: open it with a WebSocket client, e.g. logtail "+r.URL.Path)
+		return
+	}
+	if r.Method != http.MethodGet {
+		refuse(w, http.StatusMethodNotAllowed, "streams are opened with GET")
+		return
+	}
+	if !d.originAllowed(r) {
+		refuse(w, http.StatusForbidden, "origin not allowed: start logtaild with --allow-origin "+r.Header.Get("Origin"))
+		return
+	}
+	q, err := parseQuery(r.URL.RawQuery, d.cfg.MaxLines)
+	if err != nil {
+		refuse(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	name, err := d.box.Name(r.URL.EscapedPath())
+	if err != nil {
+		d.refuseErr(w, r, err)
+		return
+	}
+	if d.quit.Err() != nil {
+		refuse(w, http.StatusServiceUnavailable, "daemon shutting down")
+		return
+	}
+	d.wg.Add(1)
+	defer d.wg.Done()
+	if q.tail {
+		d.follow(w, r, name, q)
+	} else {
+		d.last(w, r, name, q)
+	}
+}
+
+// last sends the last lines and closes with 1000.
+func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q query) {
+	f, fi, _, err := d.box.Open(name)
+	if err != nil {
+		d.refuseErr(w, r, err)
+		return
+	}
+	raw, _, _, err := tailer.LastLines(f, fi.Size(), q.lines)
+	f.Close()
+	if err != nil {
+		d.refuseErr(w, r, err)
+		return
+	}
+	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
+	if err != nil {
+		d.log.Info("handshake failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	st := d.opened(r, name, q)
+	var html render.Stream
+	payload := raw
+	if q.format == "html" {
+		payload = nil
+		for line := range bytes.Lines(raw) {
+			payload = append(html.AppendHTML(payload, line[:len(line)-1]), '\n')
+		}
+	} else {
+		payload = render.AppendText(nil, raw)
+	}
+	s := sender{c: c, msg: wsconn.Buffer(), st: st}
+	defer func() { wsconn.PutBuffer(s.msg) }()
+	st.lines = bytes.Count(raw, []byte{'\n'})
+	s.add(payload)
+	code, reason := wsconn.CodeNormal, ""
+	if err := s.flush(); err != nil {
+		c.Abort()
+		d.closed(st, 0, err)
+		return
+	}
+	c.Close(code, reason)
+	d.closed(st, code, nil)
+}
+
+// follow sends the last lines, then every new one, until the client leaves,
+// the daemon stops, the heartbeat fails or the client falls too far behind.
+func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q query) {
+	sub, err := d.hub.Subscribe(name, tailer.Options{Lines: q.lines, HTML: q.format == "html"})
+	if err != nil {
+		d.refuseErr(w, r, err)
+		return
+	}
+	defer sub.Close()
+	hb := heartbeat.New(d.cfg.HeartbeatInterval, d.cfg.HeartbeatTimeout)
+	defer hb.Stop()
+	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, hb.Pong)
+	if err != nil {
+		d.log.Info("handshake failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	st := d.opened(r, name, q)
+	s := sender{c: c, msg: wsconn.Buffer(), st: st}
+	defer func() { wsconn.PutBuffer(s.msg) }()
+	code, reason, err := d.pump(&s, sub, hb, q.format)
+	switch {
+	case err != nil:
+		c.Abort()
+	default:
+		c.Close(code, reason)
+	}
+	d.closed(st, code, err)
+}
+
+// pump is the connection's writer loop. It returns the close code to send,
+// or an error when the connection is beyond closing politely.
+func (d *Daemon) pump(s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor, format string) (int, string, error) {
+	for {
+		select {
+		case b, ok := <-sub.C:
+			for ok { // take what is waiting, up to a frame's worth
+				s.add(payloadOf(b, format))
+				s.st.lines += b.Lines
+				sub.Release(b)
+				if s.len() >= frameTarget {
+					break
+				}
+				select {
+				case b, ok = <-sub.C:
+				default:
+					b = nil
+				}
+				if b == nil {
+					break
+				}
+			}
+			if err := s.flush(); err != nil {
+				return 0, "", err
+			}
+			if !ok {
+				return closeFor(sub.Err())
+			}
+		case <-hb.C():
+			if err := hb.Fire(); err != nil {
+				return 0, "", err
+			}
+			if err := s.c.Ping(); err != nil {
+				return 0, "", err
+			}
+		case <-hb.Pongs():
+			hb.Answered()
+		case ev := <-s.c.Events():
+			switch ev.Kind {
+			case wsconn.Ping:
+				if err := s.c.Pong(ev.Payload); err != nil {
+					return 0, "", err
+				}
+			case wsconn.PeerClose:
+				return ev.Code, "", nil
+			case wsconn.Broken:
+				return ev.Code, ev.Reason, nil
+			case wsconn.Gone:
+				return 0, "", ev.Err
+			}
+		case <-d.quit.Done():
+			return wsconn.CodeGoingAway, "daemon shutting down", nil
+		}
+	}
+}
+
+// closeFor maps why a subscription ended to a close code.
+func closeFor(err error) (int, string, error) {
+	switch {
+	case errors.Is(err, tailer.ErrSlow):
+		return wsconn.CodeTryAgainLater, "too slow: fell too far behind; reconnect to resume", nil
+	case errors.Is(err, tailer.ErrClosed):
+		return wsconn.CodeGoingAway, "daemon shutting down", nil
+	default:
+		return wsconn.CodeInternal, "cannot read the file", nil
+	}
+}
+
+func payloadOf(b *tailer.Batch, format string) []byte {
+	if format == "html" {
+		return b.HTML
+	}
+	return b.Text
+}
+
+// sender gathers lines into frames of about frameTarget bytes, each frame
+// holding whole lines, and writes each frame in one write.
+type sender struct {
+	c   *wsconn.Conn
+	msg []byte
+	st  *streamStats
+}
+
+func (s *sender) len() int { return len(s.msg) - wsconn.HeaderRoom }
+
+// add appends lines (each ending in '\n'); when the frame would grow well
+// past frameTarget it is cut at line boundaries.
+func (s *sender) add(p []byte) {
+	for len(p) > 0 {
+		room := frameTarget - (len(s.msg) - wsconn.HeaderRoom)
+		if len(p) <= room {
+			s.msg = append(s.msg, p...)
+			return
+		}
+		cut := bytes.LastIndexByte(p[:max(room, 0)], '\n') + 1
+		if cut == 0 && len(s.msg) == wsconn.HeaderRoom { // one line longer than a frame: send it whole
+			cut = bytes.IndexByte(p, '\n') + 1
+			if cut == 0 {
+				cut = len(p)
+			}
+		}
+		s.msg = append(s.msg, p[:cut]...)
+		p = p[cut:]
+		if err := s.flush(); err != nil {
+			s.st.err = err
+			return
+		}
+	}
+}
+
+// flush writes the frame gathered so far, if any.
+func (s *sender) flush() error {
+	if s.st.err != nil {
+		return s.st.err
+	}
+	if len(s.msg) == wsconn.HeaderRoom {
+		return nil
+	}
+	s.st.bytes += len(s.msg) - wsconn.HeaderRoom
+	s.st.frames++
+	err := s.c.WriteText(s.msg)
+	s.msg = s.msg[:wsconn.HeaderRoom]
+	if err != nil {
+		s.st.err = err
+	}
+	return err
+}
+
+// streamStats is what the close log line reports.
+type streamStats struct {
+	remote string
+	path   string
+	start  time.Time
+	lines  int
+	bytes  int
+	frames int
+	err    error
+}
+
+func (d *Daemon) opened(r *http.Request, name string, q query) *streamStats {
+	st := &streamStats{remote: r.RemoteAddr, path: name, start: time.Now()}
+	d.log.Info("stream opened", "remote", st.remote, "path", name, "lines", q.lines, "tail", q.tail, "format", q.format)
+	return st
+}
+
+func (d *Daemon) closed(st *streamStats, code int, err error) {
+	attrs := []any{"remote", st.remote, "path", st.path, "duration", time.Since(st.start).Round(time.Millisecond),
+		"lines_sent", st.lines, "bytes_sent", st.bytes, "close_code", code}
+	if err != nil {
+		attrs = append(attrs, "err", err)
+	}
+	d.log.Info("stream closed", attrs...)
+}
