@@ -412,3 +412,40 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestDemoLogs reads the bundled demo logs as the README's run command serves them.
+func TestDemoLogs(t *testing.T) {
+	demo, err := filepath.Abs("../../testdata/logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	td := startDaemon(t, func(c *Config) { c.Roots = []string{demo} })
+	t.Run("colours and escaping", func(t *testing.T) {
+		got, err := readAll(t, td.dial(demo+"/app.log", "lines=5"))
+		if !wsconn.IsClose(err, 1000) {
+			t.Fatalf("closed with %v", err)
+		}
+		for _, want := range []string{`<span class="term-fg31">ERROR</span>`, `&lt;script&gt;alert(1)&lt;&#47;script&gt;`,
+			`<span class="term-fg35 term-fg1">2026-11-23T10:38:00Z still magenta from the line before</span>, then plain`, "你好"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("missing %q in:\n%s", want, got)
+			}
+		}
+		if strings.Contains(got, "<script>") || strings.Contains(got, "\x1b") {
+			t.Errorf("unescaped markup or raw escape codes:\n%s", got)
+		}
+	})
+	t.Run("long line", func(t *testing.T) {
+		got, _ := readAll(t, td.dial(demo+"/long-line.log", "format=text"))
+		lines := strings.Split(got, "\n")
+		if len(lines) != 4 || len(lines[1]) != 200_000+len(" end of a 200 kB line") {
+			t.Errorf("got %d lines, the long one %d bytes", len(lines), len(lines[1]))
+		}
+	})
+	t.Run("invalid UTF-8", func(t *testing.T) {
+		got, _ := readAll(t, td.dial(demo+"/bad-utf8.log", "format=text"))
+		if want := "valid line one\nbad bytes: \ufffd\ufffd\ufffd here\nnul byte:\x00 here\ncrlf line\r\nlast line\n"; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	})
+}
