@@ -71,21 +71,47 @@ type follower struct {
 	appeared  chan struct{}
 	waiters   sync.WaitGroup
 
+	caughtUp chan struct{} // a subscriber's queue emptied (see saturated)
 	subs     map[*Subscription]struct{}
 	html     render.Stream
 	htmlSubs int
 	ticker   *time.Ticker
 }
 
+// saturated reports whether every subscriber's queue is half full: nobody
+// can take more now, so reading ahead would only pile up memory and then drop
+// clients that are merely as fast as the fastest one. The follower goes at the
+// pace of its fastest subscriber; only those behind it are dropped.
+func (f *follower) saturated() bool {
+	if len(f.subs) == 0 {
+		return false
+	}
+	for s := range f.subs {
+		if s.queued.Load() < s.limit/2 && len(s.c) < cap(s.c)/2 {
+			return false
+		}
+	}
+	return true
+}
+
+// wake tells the follower a subscriber drained its queue. Safe from any goroutine.
+func (f *follower) wake() {
+	select {
+	case f.caughtUp <- struct{}{}:
+	default:
+	}
+}
+
 func newFollower(h *Hub, name string, after <-chan struct{}) *follower {
 	return &follower{
-		hub:   h,
-		name:  name,
-		after: after,
-		reqs:  make(chan request),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
-		subs:  make(map[*Subscription]struct{}),
+		caughtUp: make(chan struct{}, 1),
+		hub:      h,
+		name:     name,
+		after:    after,
+		reqs:     make(chan request),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		subs:     make(map[*Subscription]struct{}),
 	}
 }
 
@@ -137,6 +163,8 @@ func (f *follower) run() {
 			f.appeared = nil
 			f.check()
 		case <-f.ticker.C:
+			f.check()
+		case <-f.caughtUp:
 			f.check()
 		case <-f.stop:
 			return
@@ -235,18 +263,18 @@ func (f *follower) handle(r request) {
 		r.reply <- f.failed
 		return
 	}
-	if f.cur != nil && r.lines > 0 {
+	if f.cur != nil {
 		end := f.cur.off - int64(len(f.cur.partial))
 		raw, _, _, err := LastLines(f.cur.file, end, r.lines)
 		if err != nil {
 			r.reply <- fmt.Errorf("reading %s: %w", f.name, err)
 			return
 		}
-		if len(raw) > 0 {
-			b := f.batch(raw, s.html, new(render.Stream))
-			s.queued.Add(b.size())
-			s.c <- b // the queue is empty: this cannot block
-		}
+		// sent even without lines: it tells the client where it stands
+		b := NewBatch(raw, s.html, new(render.Stream))
+		b.End = Position{Dev: f.cur.id.dev, Ino: f.cur.id.ino, Offset: end}
+		s.queued.Add(b.size())
+		s.c <- b // the queue is empty: this cannot block
 	}
 	if s.html {
 		f.htmlSubs++
@@ -332,6 +360,9 @@ func (f *follower) reopen() {
 func (f *follower) read(src *source) {
 	buf := make([]byte, readBlock)
 	for {
+		if f.saturated() {
+			return // read on when a subscriber has caught up (wake)
+		}
 		n, err := src.file.ReadAt(buf, src.off)
 		if n > 0 {
 			src.off += int64(n)
@@ -380,7 +411,7 @@ func (f *follower) lines(src *source, chunk []byte) {
 		}
 	}
 	if len(out) > 0 {
-		f.fanout(f.batch(out, f.htmlSubs > 0, &f.html), src)
+		f.fanout(NewBatch(out, f.htmlSubs > 0, &f.html), src)
 	}
 }
 
@@ -408,11 +439,12 @@ func (f *follower) flushPartial(src *source) {
 	}
 	line := append(src.partial, '\n')
 	src.partial = nil
-	f.fanout(f.batch(line, f.htmlSubs > 0, &f.html), src)
+	f.fanout(NewBatch(line, f.htmlSubs > 0, &f.html), src)
 }
 
-// batch wraps raw lines, rendered as each subscriber format needs.
-func (f *follower) batch(raw []byte, html bool, stream *render.Stream) *Batch {
+// NewBatch wraps raw complete lines (each ending in newline) with their text
+// and, when html is set, HTML forms, rendered with stream.
+func NewBatch(raw []byte, html bool, stream *render.Stream) *Batch {
 	b := &Batch{Raw: raw, Lines: bytes.Count(raw, []byte{'\n'}), Text: raw}
 	if !utf8.Valid(raw) {
 		b.Text = render.AppendText(make([]byte, 0, len(raw)+16), raw)

@@ -82,6 +82,13 @@ type Batch struct {
 	Text  []byte // Raw as valid UTF-8 (Raw itself when it already is)
 	HTML  []byte // each line rendered as HTML and ended by '\n'; nil if no subscriber wanted HTML
 	End   Position
+	// Event, when set, says what happened to the file before these lines
+	// (EventRotated, EventTruncated, EventGap); Reason explains a gap.
+	Event  string
+	Reason string
+
+	jsonOnce  sync.Once
+	jsonLines []byte
 }
 
 func (b *Batch) size() int64 { return int64(len(b.Raw) + len(b.HTML)) }
@@ -211,7 +218,11 @@ type Subscription struct {
 func (s *Subscription) Err() error { return s.err }
 
 // Release tells the follower that b has left the subscriber's queue.
-func (s *Subscription) Release(b *Batch) { s.queued.Add(-b.size()) }
+func (s *Subscription) Release(b *Batch) {
+	if s.queued.Add(-b.size()) < s.limit/4 {
+		s.f.wake() // the follower may be waiting for someone to catch up
+	}
+}
 
 // Close ends the subscription; the follower stops with its last subscriber.
 func (s *Subscription) Close() {
