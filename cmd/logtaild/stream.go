@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -63,10 +62,10 @@ func parseQuery(raw string, maxLines int) (query, error) {
 	}
 	if v, ok := values["format"]; ok {
 		switch v[0] {
-		case "html", "text":
+		case "html", "text", "json":
 			q.format = v[0]
 		default:
-			return q, fmt.Errorf("format=%.20q: want html or text", v[0])
+			return q, fmt.Errorf("format=%.20q: want html, text or json", v[0])
 		}
 	}
 	return q, nil
@@ -161,11 +160,17 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 		d.refuseErr(w, r, err)
 		return
 	}
-	raw, _, _, err := tailer.LastLines(f, fi.Size(), q.lines)
-	f.Close()
+	defer f.Close()
+	raw, _, stop, err := tailer.LastLines(f, fi.Size(), q.lines)
 	if err != nil {
 		d.refuseErr(w, r, err)
 		return
+	}
+	var partial []byte // json tells of an unfinished last line, so the CLI can print it as tail does
+	if q.format == "json" && fi.Size() > stop {
+		partial = make([]byte, min(fi.Size()-stop, int64(d.cfg.MaxLineBytes)))
+		n, _ := f.ReadAt(partial, stop)
+		partial = render.AppendText(nil, partial[:n])
 	}
 	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
 	if err != nil {
@@ -173,28 +178,27 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 		return
 	}
 	st := d.opened(r, name, q)
-	var html render.Stream
-	payload := raw
-	if q.format == "html" {
-		payload = nil
-		for line := range bytes.Lines(raw) {
-			payload = append(html.AppendHTML(payload, line[:len(line)-1]), '\n')
+	s := newSender(c, q.format, st)
+	defer s.release()
+	b := tailer.NewBatch(raw, q.format == "html", new(render.Stream))
+	b.End = tailer.PositionOf(fi, stop)
+	err = s.add(b)
+	if err == nil && partial != nil {
+		s.partial, s.pos, s.open = partial, b.End, true
+		if b.Lines == 0 {
+			s.msg = append(s.msg, `{"lines":[`...)
 		}
-	} else {
-		payload = render.AppendText(nil, raw)
 	}
-	s := sender{c: c, msg: wsconn.Buffer(), st: st}
-	defer func() { wsconn.PutBuffer(s.msg) }()
-	st.lines = bytes.Count(raw, []byte{'\n'})
-	s.add(payload)
-	code, reason := wsconn.CodeNormal, ""
-	if err := s.flush(); err != nil {
+	if err == nil {
+		err = s.flush()
+	}
+	if err != nil {
 		c.Abort()
 		d.closed(st, 0, err)
 		return
 	}
-	c.Close(code, reason)
-	d.closed(st, code, nil)
+	c.Close(wsconn.CodeNormal, "")
+	d.closed(st, wsconn.CodeNormal, nil)
 }
 
 // follow sends the last lines, then every new one, until the client leaves,
@@ -214,9 +218,9 @@ func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q q
 		return
 	}
 	st := d.opened(r, name, q)
-	s := sender{c: c, msg: wsconn.Buffer(), st: st}
-	defer func() { wsconn.PutBuffer(s.msg) }()
-	code, reason, err := d.pump(&s, sub, hb, q.format)
+	s := newSender(c, q.format, st)
+	defer s.release()
+	code, reason, err := d.pump(s, sub, hb)
 	switch {
 	case err != nil:
 		c.Abort()
@@ -228,14 +232,16 @@ func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q q
 
 // pump is the connection's writer loop. It returns the close code to send,
 // or an error when the connection is beyond closing politely.
-func (d *Daemon) pump(s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor, format string) (int, string, error) {
+func (d *Daemon) pump(s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor) (int, string, error) {
 	for {
 		select {
 		case b, ok := <-sub.C:
 			for ok { // take what is waiting, up to a frame's worth
-				s.add(payloadOf(b, format))
-				s.st.lines += b.Lines
+				err := s.add(b)
 				sub.Release(b)
+				if err != nil {
+					return 0, "", err
+				}
 				if s.len() >= frameTarget {
 					break
 				}
@@ -292,66 +298,6 @@ func closeFor(err error) (int, string, error) {
 	default:
 		return wsconn.CodeInternal, "cannot read the file", nil
 	}
-}
-
-func payloadOf(b *tailer.Batch, format string) []byte {
-	if format == "html" {
-		return b.HTML
-	}
-	return b.Text
-}
-
-// sender gathers lines into frames of about frameTarget bytes, each frame
-// holding whole lines, and writes each frame in one write.
-type sender struct {
-	c   *wsconn.Conn
-	msg []byte
-	st  *streamStats
-}
-
-func (s *sender) len() int { return len(s.msg) - wsconn.HeaderRoom }
-
-// add appends lines (each ending in '\n'); when the frame would grow well
-// past frameTarget it is cut at line boundaries.
-func (s *sender) add(p []byte) {
-	for len(p) > 0 {
-		room := frameTarget - (len(s.msg) - wsconn.HeaderRoom)
-		if len(p) <= room {
-			s.msg = append(s.msg, p...)
-			return
-		}
-		cut := bytes.LastIndexByte(p[:max(room, 0)], '\n') + 1
-		if cut == 0 && len(s.msg) == wsconn.HeaderRoom { // one line longer than a frame: send it whole
-			cut = bytes.IndexByte(p, '\n') + 1
-			if cut == 0 {
-				cut = len(p)
-			}
-		}
-		s.msg = append(s.msg, p[:cut]...)
-		p = p[cut:]
-		if err := s.flush(); err != nil {
-			s.st.err = err
-			return
-		}
-	}
-}
-
-// flush writes the frame gathered so far, if any.
-func (s *sender) flush() error {
-	if s.st.err != nil {
-		return s.st.err
-	}
-	if len(s.msg) == wsconn.HeaderRoom {
-		return nil
-	}
-	s.st.bytes += len(s.msg) - wsconn.HeaderRoom
-	s.st.frames++
-	err := s.c.WriteText(s.msg)
-	s.msg = s.msg[:wsconn.HeaderRoom]
-	if err != nil {
-		s.st.err = err
-	}
-	return err
 }
 
 // streamStats is what the close log line reports.

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+
+	"github.com/logtail/logtail/tailer"
+	"github.com/logtail/logtail/wsconn"
+)
+
+// sender turns batches into frames for one connection: whole lines only,
+// gathered up to about frameTarget bytes, each frame written in one write.
+// html and text frames are the lines, each ending in '\n'; a json frame is one
+// object: {"lines":[...],"pos":"DEV:INO:OFF"}, or an event on its own.
+type sender struct {
+	c      *wsconn.Conn
+	format string
+	msg    []byte // a frame in the making, after wsconn.HeaderRoom bytes
+	st     *streamStats
+
+	// json only
+	open    bool            // msg holds an unterminated lines array
+	pos     tailer.Position // where the lines in msg end
+	partial []byte          // an unfinished last line, sent only when not following
+}
+
+func newSender(c *wsconn.Conn, format string, st *streamStats) *sender {
+	return &sender{c: c, format: format, msg: wsconn.Buffer(), st: st}
+}
+
+// release gives the frame buffer back to the pool.
+func (s *sender) release() { wsconn.PutBuffer(s.msg) }
+
+func (s *sender) len() int { return len(s.msg) - wsconn.HeaderRoom }
+
+// add puts a batch into frames, writing those that are full.
+func (s *sender) add(b *tailer.Batch) error {
+	s.st.lines += b.Lines
+	switch s.format {
+	case "json":
+		if b.Event != "" {
+			if err := s.flush(); err != nil {
+				return err
+			}
+			s.msg = append(s.msg, `{"event":"`...)
+			s.msg = append(s.msg, b.Event...)
+			if b.Reason != "" {
+				s.msg = append(s.msg, `","reason":`...)
+				s.msg = tailer.AppendJSONString(s.msg[:len(s.msg)-1], []byte(b.Reason))
+				s.msg = append(s.msg, `,"pos":"`...)
+			} else {
+				s.msg = append(s.msg, `","pos":"`...)
+			}
+			s.msg = append(s.msg, b.End.String()...)
+			s.msg = append(s.msg, `"}`...)
+			if err := s.write(); err != nil {
+				return err
+			}
+		}
+		if b.Lines == 0 {
+			if b.Event == "" { // a position without lines: where a new stream stands
+				if !s.open {
+					s.msg = append(s.msg, `{"lines":[`...)
+					s.open = true
+				}
+				s.pos = b.End
+			}
+			return nil
+		}
+		if s.open {
+			s.msg = append(s.msg, ',')
+		} else {
+			s.msg = append(s.msg, `{"lines":[`...)
+			s.open = true
+		}
+		s.msg = append(s.msg, b.JSONLines()...)
+		s.pos = b.End
+		if s.len() >= frameTarget {
+			return s.flush()
+		}
+		return nil
+	case "html":
+		return s.addLines(b.HTML)
+	default:
+		return s.addLines(b.Text)
+	}
+}
+
+// addLines appends lines (each ending in '\n'), cutting frames at line
+// boundaries near frameTarget; a single longer line goes whole.
+func (s *sender) addLines(p []byte) error {
+	for len(p) > 0 {
+		room := frameTarget - s.len()
+		if len(p) <= room {
+			s.msg = append(s.msg, p...)
+			break
+		}
+		cut := bytes.LastIndexByte(p[:max(room, 0)], '\n') + 1
+		if cut == 0 && s.len() == 0 {
+			if cut = bytes.IndexByte(p, '\n') + 1; cut == 0 {
+				cut = len(p)
+			}
+		}
+		s.msg = append(s.msg, p[:cut]...)
+		p = p[cut:]
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
+	if s.len() >= frameTarget {
+		return s.flush()
+	}
+	return nil
+}
+
+// flush writes the frame gathered so far, if any.
+func (s *sender) flush() error {
+	if s.open {
+		s.msg = append(s.msg, ']')
+		if s.partial != nil {
+			s.msg = append(s.msg, `,"partial":`...)
+			s.msg = tailer.AppendJSONString(s.msg, s.partial)
+		}
+		s.msg = append(s.msg, `,"pos":"`...)
+		s.msg = append(s.msg, s.pos.String()...)
+		s.msg = append(s.msg, `"}`...)
+		s.open = false
+	}
+	if s.len() == 0 {
+		return nil
+	}
+	return s.write()
+}
+
+func (s *sender) write() error {
+	s.st.bytes += s.len()
+	s.st.frames++
+	err := s.c.WriteText(s.msg)
+	s.msg = s.msg[:wsconn.HeaderRoom]
+	return err
+}
