@@ -87,16 +87,19 @@ type Batch struct {
 	Event  string
 	Reason string
 
-	jsonOnce  sync.Once
-	jsonLines []byte
+	jsonOnce     sync.Once
+	jsonLines    []byte
+	jsonHTMLOnce sync.Once
+	jsonHTML     []byte
 }
 
 func (b *Batch) size() int64 { return int64(len(b.Raw) + len(b.HTML)) }
 
 // Options say what a subscriber wants.
 type Options struct {
-	Lines int  // the last Lines lines first
-	HTML  bool // fill Batch.HTML
+	Lines int       // the last Lines lines first
+	HTML  bool      // fill Batch.HTML
+	From  *Position // instead of the last lines, resume right after this position
 }
 
 // Hub hands out subscriptions to files, one follower per file name.

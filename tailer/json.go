@@ -35,21 +35,33 @@ func ParsePosition(s string) (Position, error) {
 	return Position{Dev: dev, Ino: ino, Offset: off}, nil
 }
 
+// JSONHTMLLines is JSONLines for the lines' HTML form (Batch.HTML), for
+// web pages that want positions too (format=json&html=1).
+func (b *Batch) JSONHTMLLines() []byte {
+	b.jsonHTMLOnce.Do(func() { b.jsonHTML = appendJSONLines(nil, b.HTML) })
+	return b.jsonHTML
+}
+
 // JSONLines is the batch's lines as JSON strings joined by commas, without
 // brackets, so a writer can merge several batches into one array. It is
 // computed once per batch, whatever the number of clients.
 func (b *Batch) JSONLines() []byte {
 	b.jsonOnce.Do(func() {
-		out := make([]byte, 0, len(b.Text)+len(b.Text)/8+2*b.Lines)
-		for line := range bytes.Lines(b.Text) {
-			if len(out) > 0 {
-				out = append(out, ',')
-			}
-			out = AppendJSONString(out, line[:len(line)-1])
-		}
-		b.jsonLines = out
+		b.jsonLines = appendJSONLines(make([]byte, 0, len(b.Text)+len(b.Text)/8+2*b.Lines), b.Text)
 	})
 	return b.jsonLines
+}
+
+func appendJSONLines(out, lines []byte) []byte {
+	first := true
+	for line := range bytes.Lines(lines) {
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+		out = AppendJSONString(out, line[:len(line)-1])
+	}
+	return out
 }
 
 const hexDigits = "0123456789abcdef"

@@ -14,6 +14,7 @@ import (
 type sender struct {
 	c      *wsconn.Conn
 	format string
+	html   bool // json lines in their HTML form
 	msg    []byte // a frame in the making, after wsconn.HeaderRoom bytes
 	st     *streamStats
 
@@ -23,8 +24,8 @@ type sender struct {
 	partial []byte          // an unfinished last line, sent only when not following
 }
 
-func newSender(c *wsconn.Conn, format string, st *streamStats) *sender {
-	return &sender{c: c, format: format, msg: wsconn.Buffer(), st: st}
+func newSender(c *wsconn.Conn, q query, st *streamStats) *sender {
+	return &sender{c: c, format: q.format, html: q.html, msg: wsconn.Buffer(), st: st}
 }
 
 // release gives the frame buffer back to the pool.
@@ -72,7 +73,11 @@ func (s *sender) add(b *tailer.Batch) error {
 			s.msg = append(s.msg, `{"lines":[`...)
 			s.open = true
 		}
-		s.msg = append(s.msg, b.JSONLines()...)
+		if s.html {
+			s.msg = append(s.msg, b.JSONHTMLLines()...)
+		} else {
+			s.msg = append(s.msg, b.JSONLines()...)
+		}
 		s.pos = b.End
 		if s.len() >= frameTarget {
 			return s.flush()

@@ -24,8 +24,13 @@ const frameTarget = 32 << 10
 type query struct {
 	lines  int
 	tail   bool
-	format string // html, text
+	format string           // html, text, json
+	html   bool             // json lines carry the HTML form
+	from   *tailer.Position // resume right after this position
 }
+
+// wantHTML says whether the stream needs the lines' HTML form.
+func (q query) wantHTML() bool { return q.format == "html" || q.html }
 
 // parseQuery reads lines, tail and format. Unknown parameters are ignored (a
 // cache-buster or a token for a proxy must not break a stream); a parameter
@@ -38,7 +43,7 @@ func parseQuery(raw string, maxLines int) (query, error) {
 	}
 	for key, v := range values {
 		switch key {
-		case "lines", "tail", "format":
+		case "lines", "tail", "format", "html", "from":
 			if len(v) > 1 {
 				return q, fmt.Errorf("%s given %d times", key, len(v))
 			}
@@ -59,6 +64,22 @@ func parseQuery(raw string, maxLines int) (query, error) {
 		default:
 			return q, fmt.Errorf("tail=%.20q: want 1 or 0", v[0])
 		}
+	}
+	if v, ok := values["html"]; ok {
+		switch v[0] {
+		case "1", "true", "":
+			q.html = true
+		case "0", "false":
+		default:
+			return q, fmt.Errorf("html=%.20q: want 1 or 0", v[0])
+		}
+	}
+	if v, ok := values["from"]; ok {
+		pos, err := tailer.ParsePosition(v[0])
+		if err != nil {
+			return q, fmt.Errorf("from: %v", err)
+		}
+		q.from = &pos
 	}
 	if v, ok := values["format"]; ok {
 		switch v[0] {
@@ -178,9 +199,9 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 		return
 	}
 	st := d.opened(r, name, q)
-	s := newSender(c, q.format, st)
+	s := newSender(c, q, st)
 	defer s.release()
-	b := tailer.NewBatch(raw, q.format == "html", new(render.Stream))
+	b := tailer.NewBatch(raw, q.wantHTML(), new(render.Stream))
 	b.End = tailer.PositionOf(fi, stop)
 	err = s.add(b)
 	if err == nil && partial != nil {
@@ -204,7 +225,7 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 // follow sends the last lines, then every new one, until the client leaves,
 // the daemon stops, the heartbeat fails or the client falls too far behind.
 func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q query) {
-	sub, err := d.hub.Subscribe(name, tailer.Options{Lines: q.lines, HTML: q.format == "html"})
+	sub, err := d.hub.Subscribe(name, tailer.Options{Lines: q.lines, HTML: q.wantHTML(), From: q.from})
 	if err != nil {
 		d.refuseErr(w, r, err)
 		return
@@ -218,7 +239,7 @@ func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q q
 		return
 	}
 	st := d.opened(r, name, q)
-	s := newSender(c, q.format, st)
+	s := newSender(c, q, st)
 	defer s.release()
 	code, reason, err := d.pump(s, sub, hb)
 	switch {
