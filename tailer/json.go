@@ -94,7 +94,6 @@ func AppendJSONString(dst, s []byte) []byte {
 	return append(dst, '"')
 }
 
-
 // PositionOf is the position at offset off in the file fi describes.
 func PositionOf(fi os.FileInfo, off int64) Position {
 	id := idOf(fi)

@@ -14,7 +14,7 @@ import (
 type sender struct {
 	c      *wsconn.Conn
 	format string
-	html   bool // json lines in their HTML form
+	html   bool   // json lines in their HTML form
 	msg    []byte // a frame in the making, after wsconn.HeaderRoom bytes
 	st     *streamStats
 
