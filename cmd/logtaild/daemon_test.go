@@ -39,7 +39,18 @@ func (w tlogWriter) Write(p []byte) (int, error) {
 
 func startDaemon(t *testing.T, tweak ...func(*Config)) *testDaemon {
 	t.Helper()
-	root := t.TempDir()
+	return startDaemonAt(t, t.TempDir(), "127.0.0.1:0", tweak...)
+}
+
+// restartDaemon stops td and starts a new daemon on the same root and port.
+func restartDaemon(t *testing.T, td *testDaemon) *testDaemon {
+	t.Helper()
+	td.shutdown()
+	return startDaemonAt(t, td.root, td.addr)
+}
+
+func startDaemonAt(t *testing.T, root, addr string, tweak ...func(*Config)) *testDaemon {
+	t.Helper()
 	cfg := Config{
 		Roots:             []string{root},
 		HeartbeatInterval: 30 * time.Second,
@@ -48,7 +59,7 @@ func startDaemon(t *testing.T, tweak ...func(*Config)) *testDaemon {
 		MaxLineBytes:      1 << 20,
 		Grace:             time.Second,
 		PollInterval:      time.Second,
-		Logger:            slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:            slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: testLogLevel})),
 	}
 	for _, f := range tweak {
 		f(&cfg)
@@ -57,7 +68,7 @@ func startDaemon(t *testing.T, tweak ...func(*Config)) *testDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,3 +460,11 @@ func TestDemoLogs(t *testing.T) {
 		}
 	})
 }
+
+// testLogLevel is the daemon's log level in tests (LOGTAILD_TEST_LOG=debug for more).
+var testLogLevel = func() slog.Level {
+	if os.Getenv("LOGTAILD_TEST_LOG") == "debug" {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}()

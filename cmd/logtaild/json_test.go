@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/logtail/logtail/tailer"
 	"github.com/logtail/logtail/wsconn"
@@ -27,6 +29,9 @@ func readJSON(t *testing.T, c *wsconn.Client) (jsonMsg, error) {
 		return jsonMsg{}, err
 	}
 	var m jsonMsg
+	if os.Getenv("LOGTAILD_TEST_LOG") == "debug" {
+		t.Logf("message %q", msg)
+	}
 	if err := json.Unmarshal(msg, &m); err != nil {
 		t.Fatalf("not one JSON object: %q: %v", msg, err)
 	}
@@ -99,5 +104,122 @@ func TestJSONFollowAnnouncesPositionWithoutLines(t *testing.T) {
 	}
 	if len(m.Lines) != 0 || m.Pos != posOf(t, p, 4) {
 		t.Fatalf("first message %+v, want no lines at offset 4", m)
+	}
+}
+
+// collect reads json messages until want lines arrived, returning the lines,
+// the events seen (in order, with the line count at which each came) and the
+// last position.
+func collect(t *testing.T, c *wsconn.Client, want int) (lines []string, events []string, pos string) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	for len(lines) < want {
+		m, err := readJSON(t, c)
+		if err != nil {
+			t.Fatalf("after %d lines (%q), events %v: %v", len(lines), lines, events, err)
+		}
+		if m.Event != "" {
+			events = append(events, fmt.Sprintf("%s@%d", m.Event, len(lines)))
+		}
+		lines = append(lines, m.Lines...)
+		pos = m.Pos
+	}
+	return lines, events, pos
+}
+
+func TestResume(t *testing.T) {
+	tests := []struct {
+		name string
+		// between runs while the client is away; returns the lines the
+		// client must then get, and the events
+		away    func(td *testDaemon, p string) (want []string, events []string)
+		restart bool
+	}{
+		{"same file", func(td *testDaemon, p string) ([]string, []string) {
+			td.write("app.log", "l3\nl4\n")
+			return []string{"l3", "l4"}, nil
+		}, false},
+		{"same file across a daemon restart", func(td *testDaemon, p string) ([]string, []string) {
+			td.write("app.log", "l3\nl4\n")
+			return []string{"l3", "l4"}, nil
+		}, true},
+		{"renamed away, still in reach", func(td *testDaemon, p string) ([]string, []string) {
+			td.write("app.log", "l3\n")
+			if err := os.Rename(p, p+".1"); err != nil {
+				t.Fatal(err)
+			}
+			td.write("app.log.1", "l4 written after the rename\n")
+			td.write("app.log", "n1\nn2\n")
+			return []string{"l3", "l4 written after the rename", "n1", "n2"}, []string{"rotated@2"}
+		}, true},
+		{"deleted: a gap", func(td *testDaemon, p string) ([]string, []string) {
+			td.write("app.log", "l3 lost\n")
+			// hold the deleted file open so that its inode is not reused by
+			// the new file (then it would look truncated, see "truncated")
+			held, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { held.Close() })
+			os.Remove(p)
+			td.write("app.log", "n1\n")
+			return []string{"n1"}, []string{"gap@0", "rotated@0"}
+		}, true},
+		{"truncated", func(td *testDaemon, p string) ([]string, []string) {
+			os.Truncate(p, 0)
+			td.write("app.log", "t1\n")
+			return []string{"t1"}, []string{"truncated@0"}
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			td := startDaemon(t)
+			p := td.write("app.log", "l1\nl2\n")
+			c := td.dial(p, "lines=2&tail=1&format=json")
+			_, _, pos := collect(t, c, 2)
+			c.Close()
+			if tt.restart {
+				td2 := restartDaemon(t, td)
+				td = td2
+			}
+			want, wantEvents := tt.away(td, p)
+			c = td.dial(p, "tail=1&format=json&from="+pos)
+			got, events, _ := collect(t, c, len(want))
+			if strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Errorf("lines %q, want %q", got, want)
+			}
+			if strings.Join(events, " ") != strings.Join(wantEvents, " ") {
+				t.Errorf("events %v, want %v", events, wantEvents)
+			}
+		})
+	}
+}
+
+func TestJSONLiveEvents(t *testing.T) {
+	td := startDaemon(t)
+	p := td.write("app.log", "a\n")
+	c := td.dial(p, "lines=1&tail=1&format=json")
+	collect(t, c, 1)
+
+	td.write("app.log", "b\n")
+	os.Rename(p, p+".1")
+	td.write("app.log.1", "c after rename\n")
+	td.write("app.log", "d in the new file\n")
+	got, events, _ := collect(t, c, 3)
+	if want := "b|c after rename|d in the new file"; strings.Join(got, "|") != want {
+		t.Errorf("lines %q, want %q", got, want)
+	}
+	if len(events) != 1 || !strings.HasPrefix(events[0], "rotated@") {
+		t.Errorf("events %v, want one rotated", events)
+	}
+
+	os.Truncate(p, 0)
+	td.write("app.log", "e after truncation\n")
+	got, events, pos := collect(t, c, 1)
+	if got[0] != "e after truncation" || len(events) != 1 || events[0] != "truncated@0" {
+		t.Errorf("lines %q events %v, want the new line after a truncated event", got, events)
+	}
+	if want := posOf(t, p, int64(len("e after truncation\n"))); pos != want {
+		t.Errorf("pos %s, want %s", pos, want)
 	}
 }

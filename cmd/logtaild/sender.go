@@ -44,13 +44,12 @@ func (s *sender) add(b *tailer.Batch) error {
 			}
 			s.msg = append(s.msg, `{"event":"`...)
 			s.msg = append(s.msg, b.Event...)
+			s.msg = append(s.msg, `"`...)
 			if b.Reason != "" {
-				s.msg = append(s.msg, `","reason":`...)
-				s.msg = tailer.AppendJSONString(s.msg[:len(s.msg)-1], []byte(b.Reason))
-				s.msg = append(s.msg, `,"pos":"`...)
-			} else {
-				s.msg = append(s.msg, `","pos":"`...)
+				s.msg = append(s.msg, `,"reason":`...)
+				s.msg = tailer.AppendJSONString(s.msg, []byte(b.Reason))
 			}
+			s.msg = append(s.msg, `,"pos":"`...)
 			s.msg = append(s.msg, b.End.String()...)
 			s.msg = append(s.msg, `"}`...)
 			if err := s.write(); err != nil {
