@@ -2,9 +2,7 @@ package tailer
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -12,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/nxadm/tail/util"
-	"github.com/nxadm/tail/watch"
 	"gopkg.in/tomb.v1"
 
 	"github.com/logtail/logtail/render"
@@ -46,6 +43,43 @@ type source struct {
 	off     int64  // next byte to read
 	partial []byte // bytes after the last newline, waiting for it
 	cutting bool   // dropping the rest of an over-long line
+	last    byte   // the byte at off-1, to notice the file was cut or rewritten
+	fresh   bool   // a new file under the name, not yet announced
+}
+
+// next reads what follows src.off into buf, together with the byte before
+// it, which must still be the one we read there: one pread sees the file at
+// one moment, so a file cut and written again past our offset (copytruncate)
+// cannot pass for one that grew. cut reports that it was cut or rewritten;
+// full, that buf was filled (there may be more).
+func (src *source) next(buf []byte) (data []byte, cut, full bool) {
+	if src.off == 0 {
+		n, _ := src.file.ReadAt(buf, 0)
+		return buf[:n], false, n == len(buf)
+	}
+	n, _ := src.file.ReadAt(buf, src.off-1)
+	if n == 0 || buf[0] != src.last {
+		return nil, true, false
+	}
+	return buf[1:n], false, n == len(buf)
+}
+
+// consume records that data, returned by next, was read.
+func (src *source) consume(data []byte) {
+	if len(data) > 0 {
+		src.off += int64(len(data))
+		src.last = data[len(data)-1]
+	}
+}
+
+// restart reads the file again from its start.
+func (src *source) restart() {
+	src.off, src.partial, src.cutting, src.last = 0, src.partial[:0], false, 0
+}
+
+// pos is the position after the last complete line read from src.
+func (src *source) pos() Position {
+	return Position{Dev: src.id.dev, Ino: src.id.ino, Offset: src.off - int64(len(src.partial))}
 }
 
 // follower reads one file by name and fans its lines out. All fields below
@@ -66,13 +100,14 @@ type follower struct {
 	oldUntil time.Time
 	failed   error // an open or read error every new subscriber is told
 
-	watchTomb *tomb.Tomb
-	changes   *watch.FileChanges
-	appeared  chan struct{}
-	waiters   sync.WaitGroup
+	watcher  *fileWatch    // see watch.go
+	appeared chan struct{} // closed when the name may exist again
+	waitTomb *tomb.Tomb    // ends the wait for the name
+	waiters  sync.WaitGroup
 
 	caughtUp chan struct{} // a subscriber's queue emptied (see saturated)
 	subs     map[*Subscription]struct{}
+	catching map[*Subscription]*cursor // resuming subscribers not yet live
 	html     render.Stream
 	htmlSubs int
 	ticker   *time.Ticker
@@ -112,6 +147,7 @@ func newFollower(h *Hub, name string, after <-chan struct{}) *follower {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		subs:     make(map[*Subscription]struct{}),
+		catching: make(map[*Subscription]*cursor),
 	}
 }
 
@@ -145,22 +181,20 @@ func (f *follower) run() {
 		}
 	}
 	for {
-		var modified, truncated, deleted <-chan bool
-		if f.changes != nil {
-			modified, truncated, deleted = f.changes.Modified, f.changes.Truncated, f.changes.Deleted
+		var changed, watchEnded <-chan struct{}
+		if f.watcher != nil {
+			changed, watchEnded = f.watcher.changed, f.watcher.done
 		}
 		select {
 		case r := <-f.reqs:
 			f.handle(r)
-		case <-modified:
+		case <-changed:
 			f.check()
-		case <-truncated:
-			f.check()
-		case <-deleted:
-			f.changes = nil // the library's watch ended with the name
+		case <-watchEnded:
+			f.watcher = nil // its watch was removed under it: check watches again
 			f.check()
 		case <-f.appeared:
-			f.appeared = nil
+			f.appeared, f.waitTomb = nil, nil
 			f.check()
 		case <-f.ticker.C:
 			f.check()
@@ -188,53 +222,10 @@ func (f *follower) start() error {
 	for line := range bytes.Lines(before) {
 		f.html.Advance(line)
 	}
-	f.cur = &source{file: file, id: idOf(fi), off: stop}
+	f.cur = &source{file: file, id: idOf(fi), off: stop, last: '\n'}
 	f.watch()
 	f.check()
 	return nil
-}
-
-// watch asks the shared inotify watcher for the current file's changes.
-func (f *follower) watch() {
-	f.unwatch()
-	t := new(tomb.Tomb)
-	changes, err := watch.NewInotifyFileWatcher(f.name).ChangeEvents(t, f.cur.off)
-	if err != nil {
-		f.log().Warn("no inotify watch; polling", "path", f.name, "err", err)
-		return
-	}
-	f.watchTomb, f.changes = t, changes
-}
-
-func (f *follower) unwatch() {
-	if f.watchTomb != nil {
-		f.watchTomb.Kill(nil)
-		f.watchTomb, f.changes = nil, nil
-	}
-}
-
-// waitForName waits, on the shared watcher, for the name to appear again.
-func (f *follower) waitForName() {
-	if f.appeared != nil {
-		return
-	}
-	t := new(tomb.Tomb)
-	appeared := make(chan struct{})
-	f.appeared = appeared
-	f.waiters.Go(func() {
-		select { // the tomb is killed by shutdown
-		case <-f.stop:
-			t.Kill(nil)
-		case <-appeared:
-		}
-	})
-	f.waiters.Go(func() {
-		defer close(appeared)
-		if err := watch.NewInotifyFileWatcher(f.name).BlockUntilExists(t); err != nil && !errors.Is(err, tomb.ErrDying) {
-			// e.g. the watch was removed under us; the next check waits again
-			f.log().Debug("waiting for file", "path", f.name, "err", err)
-		}
-	})
 }
 
 func (f *follower) shutdown() {
@@ -249,18 +240,26 @@ func (f *follower) shutdown() {
 	for s := range f.subs {
 		f.end(s, ErrClosed)
 	}
+	for s := range f.catching {
+		f.end(s, ErrClosed)
+	}
 }
 
 func (f *follower) handle(r request) {
 	s := r.sub
 	if r.leave {
-		if _, ok := f.subs[s]; ok {
+		if _, ok := f.subs[s]; ok || f.catching[s] != nil {
 			f.end(s, ErrClosed)
 		}
 		return
 	}
 	if f.failed != nil {
 		r.reply <- f.failed
+		return
+	}
+	if r.from != nil {
+		f.resume(s, *r.from)
+		r.reply <- nil
 		return
 	}
 	if f.cur != nil {
@@ -285,9 +284,15 @@ func (f *follower) handle(r request) {
 
 // end closes a subscriber's channel with the reason.
 func (f *follower) end(s *Subscription, err error) {
-	delete(f.subs, s)
-	if s.html {
-		f.htmlSubs--
+	if _, live := f.subs[s]; live {
+		delete(f.subs, s)
+		if s.html {
+			f.htmlSubs--
+		}
+	}
+	if c := f.catching[s]; c != nil {
+		c.close()
+		delete(f.catching, s)
 	}
 	s.err = err
 	close(s.c)
@@ -296,22 +301,20 @@ func (f *follower) end(s *Subscription, err error) {
 // check reads whatever is new: the rest of a renamed-away file first, then the
 // current file, then looks whether the name now leads to another file.
 func (f *follower) check() {
+	// Lines go out in the order they were written: the renamed-away file is
+	// read to its end before anything of the new one.
+	oldDone := true
 	if f.old != nil {
-		f.read(f.old)
-		if time.Now().After(f.oldUntil) {
+		oldDone = f.read(f.old)
+		if oldDone && time.Now().After(f.oldUntil) {
 			f.flushPartial(f.old)
 			f.old.file.Close()
 			f.old = nil
 			f.ticker.Reset(f.hub.cfg.PollInterval)
 		}
 	}
-	if f.cur != nil {
-		f.read(f.cur)
-		if fi, err := f.cur.file.Stat(); err == nil && fi.Size() < f.cur.off {
-			f.log().Info("file truncated", "path", f.name, "size", fi.Size(), "offset", f.cur.off)
-			f.cur.off, f.cur.partial, f.cur.cutting = 0, nil, false
-			f.read(f.cur)
-		}
+	if f.cur != nil && oldDone {
+		f.readCur()
 	}
 	fi, err := os.Stat(f.name)
 	switch {
@@ -327,59 +330,84 @@ func (f *follower) check() {
 			f.retire()
 		}
 		f.reopen()
-	case f.changes == nil:
+	case f.watcher == nil:
 		f.watch()
+	}
+	for s, c := range f.catching {
+		f.advance(s, c)
 	}
 }
 
-// retire keeps the current file as the old one for the grace period.
+// readCur reads the current file, first telling the subscribers that it is
+// a new one when it is.
+func (f *follower) readCur() {
+	if f.cur.fresh {
+		f.cur.fresh = false
+		f.fanout(&Batch{Event: EventRotated}, f.cur)
+	}
+	f.read(f.cur)
+}
+
+// retire keeps the current file as the old one for the grace period. It is
+// read once more first: whatever was written to it before the name moved on
+// (the stat that told us) comes before the new file's lines.
 func (f *follower) retire() {
 	f.unwatch()
 	if f.old != nil { // rotated twice within the grace period
+		f.read(f.old)
 		f.flushPartial(f.old)
 		f.old.file.Close()
 	}
+	f.read(f.cur)
 	f.old, f.cur = f.cur, nil
 	f.oldUntil = time.Now().Add(f.hub.cfg.Grace)
 	f.ticker.Reset(min(graceTick, f.hub.cfg.PollInterval))
 }
 
-// reopen opens the new file under the name and reads it from its start.
+// reopen opens the new file under the name and reads it from its start once
+// the old one is done.
 func (f *follower) reopen() {
 	file, fi, err := f.hub.cfg.Open(f.name)
 	if err != nil {
 		f.log().Warn("cannot open the file under its name; will retry", "path", f.name, "err", err)
 		return
 	}
-	f.cur = &source{file: file, id: idOf(fi)}
+	f.cur = &source{file: file, id: idOf(fi), fresh: true}
 	f.watch()
-	f.read(f.cur)
+	if f.old == nil || f.read(f.old) {
+		f.readCur()
+	}
 }
 
 // read reads src from its offset to its end and sends the complete lines.
-func (f *follower) read(src *source) {
-	buf := make([]byte, readBlock)
+// It reports whether it reached the end: it stops early while every
+// subscriber's queue is full, and reads on when one has caught up (wake).
+func (f *follower) read(src *source) bool {
+	buf := make([]byte, readBlock+1)
 	for {
 		if f.saturated() {
-			return // read on when a subscriber has caught up (wake)
+			return false
 		}
-		n, err := src.file.ReadAt(buf, src.off)
-		if n > 0 {
-			src.off += int64(n)
-			f.lines(src, buf[:n])
+		data, cut, full := src.next(buf)
+		if cut {
+			f.log().Info("file truncated", "path", f.name, "offset", src.off)
+			src.restart()
+			f.fanout(&Batch{Event: EventTruncated}, src)
+			continue
 		}
-		if err != nil || n < len(buf) {
-			if err != nil && !errors.Is(err, io.EOF) {
-				f.log().Warn("read error", "path", f.name, "err", err)
-			}
-			return
+		src.consume(data)
+		if out := f.split(src, data); len(out) > 0 {
+			f.fanout(NewBatch(out, f.htmlSubs > 0, &f.html), src)
+		}
+		if !full {
+			return true
 		}
 	}
 }
 
-// lines splits chunk into complete lines, keeping an unfinished one for later
-// and cutting lines longer than MaxLineBytes.
-func (f *follower) lines(src *source, chunk []byte) {
+// split returns the complete lines of chunk, keeping an unfinished one in src
+// for later and cutting lines longer than MaxLineBytes.
+func (f *follower) split(src *source, chunk []byte) []byte {
 	limit := f.hub.cfg.MaxLineBytes
 	out := make([]byte, 0, len(src.partial)+len(chunk))
 	for len(chunk) > 0 {
@@ -410,9 +438,7 @@ func (f *follower) lines(src *source, chunk []byte) {
 			out = append(out, line...)
 		}
 	}
-	if len(out) > 0 {
-		f.fanout(NewBatch(out, f.htmlSubs > 0, &f.html), src)
-	}
+	return out
 }
 
 // cutMark ends a line cut at MaxLineBytes.
@@ -466,7 +492,7 @@ func NewBatch(raw []byte, html bool, stream *render.Stream) *Batch {
 }
 
 func (f *follower) fanout(b *Batch, src *source) {
-	b.End = Position{Dev: src.id.dev, Ino: src.id.ino, Offset: src.off - int64(len(src.partial))}
+	b.End = src.pos()
 	for s := range f.subs {
 		if !s.offer(b) {
 			f.log().Info("subscriber too slow; dropping it", "path", f.name)

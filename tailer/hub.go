@@ -154,7 +154,7 @@ func (h *Hub) Subscribe(name string, opt Options) (*Subscription, error) {
 	s.C = s.c
 	reply := make(chan error, 1)
 	select {
-	case f.reqs <- request{sub: s, lines: opt.Lines, reply: reply}:
+	case f.reqs <- request{sub: s, lines: opt.Lines, from: opt.From, reply: reply}:
 		if err := <-reply; err != nil {
 			h.release(f)
 			return nil, err
@@ -255,6 +255,7 @@ func (s *Subscription) offer(b *Batch) bool {
 type request struct {
 	sub   *Subscription
 	lines int
+	from  *Position
 	leave bool
 	reply chan error
 }
