@@ -9,11 +9,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/logtail/logtail/sandbox"
 	"github.com/logtail/logtail/tailer"
+	"github.com/logtail/logtail/web"
 )
 
 // run is main without the process: flags and environment in, error out.
@@ -43,6 +45,7 @@ type Daemon struct {
 	log  *slog.Logger
 	box  *sandbox.Sandbox
 	hub  *tailer.Hub
+	web  *web.Handler   // index, viewer pages and their assets
 	wg   sync.WaitGroup // streams in flight
 	quit context.Context
 	stop context.CancelFunc
@@ -68,6 +71,12 @@ func New(cfg Config) (*Daemon, error) {
 		Grace:        cfg.Grace,
 		MaxLineBytes: cfg.MaxLineBytes,
 	})
+	d.web = web.New(web.Config{
+		Roots:        box.Roots(),
+		Open:         d.checkFile,
+		AllowOrigins: cfg.AllowOrigins,
+		Version:      versionString(),
+	})
 	d.quit, d.stop = context.WithCancel(context.Background())
 	return d, nil
 }
@@ -80,8 +89,26 @@ func (d *Daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	default:
-		d.handleFile(w, r)
+		switch {
+		case strings.HasPrefix(r.URL.Path, web.Prefix):
+			d.web.Assets(w, r)
+		case r.URL.Path == "/" && !isWebSocket(r):
+			d.web.Index(w, r)
+		default:
+			d.handleFile(w, r)
+		}
 	}
+}
+
+// checkFile opens name through the sandbox as a stream would, closes it and
+// returns its info: the index lists only what the daemon would serve.
+func (d *Daemon) checkFile(name string) (os.FileInfo, error) {
+	f, fi, _, err := d.box.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	return fi, nil
 }
 
 // Serve serves on ln until ctx ends, then closes every stream with 1001 and
