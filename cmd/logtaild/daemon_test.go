@@ -415,7 +415,7 @@ func TestNonWebSocketRequest(t *testing.T) {
 // waitFor polls cond until it holds, failing after 10 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitForLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -468,3 +468,5 @@ var testLogLevel = func() slog.Level {
 	}
 	return slog.LevelWarn
 }()
+
+var waitForLimit = 100 * time.Second

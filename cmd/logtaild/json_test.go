@@ -52,7 +52,7 @@ func TestJSONLastLines(t *testing.T) {
 	td := startDaemon(t)
 	content := "one\n\x1b[31mtwo\x1b[0m \"q\" \\ \ttab\r\nbad \xff\n"
 	p := td.write("app.log", content+"unfinished")
-	c := td.dial(p, "lines=2&format=json")
+	c := td.dial(p, "lines=3&format=json") // the unfinished line counts, as in tail
 	m, err := readJSON(t, c)
 	if err != nil {
 		t.Fatal(err)

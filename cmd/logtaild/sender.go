@@ -123,6 +123,7 @@ func (s *sender) flush() error {
 		if s.partial != nil {
 			s.msg = append(s.msg, `,"partial":`...)
 			s.msg = tailer.AppendJSONString(s.msg, s.partial)
+			s.partial = nil
 		}
 		s.msg = append(s.msg, `,"pos":"`...)
 		s.msg = append(s.msg, s.pos.String()...)

@@ -139,8 +139,17 @@ func (d *Daemon) originAllowed(r *http.Request) bool {
 }
 
 func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
-	if !isWebSocket(r) {
-		refuse(w, http.StatusUpgradeRequired, "this URL is a WebSocket stream: open it with a WebSocket client, e.g. logtail "+r.URL.Path)
+	if !isWebSocket(r) { // a browser: the viewer page, after the same checks as a stream
+		name, err := d.box.Name(r.URL.EscapedPath())
+		if err != nil {
+			d.refuseErr(w, r, err)
+			return
+		}
+		if _, err := d.checkFile(name); err != nil {
+			d.refuseErr(w, r, err)
+			return
+		}
+		d.web.Viewer(w, r, name)
 		return
 	}
 	if r.Method != http.MethodGet {
@@ -182,16 +191,25 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 		return
 	}
 	defer f.Close()
-	raw, _, stop, err := tailer.LastLines(f, fi.Size(), q.lines)
+	// json tells of an unfinished last line, so that the CLI prints exactly
+	// what tail prints: it counts as one of the N lines, as in tail.
+	_, _, stop, err := tailer.LastLines(f, fi.Size(), 0)
 	if err != nil {
 		d.refuseErr(w, r, err)
 		return
 	}
-	var partial []byte // json tells of an unfinished last line, so the CLI can print it as tail does
-	if q.format == "json" && fi.Size() > stop {
+	var partial []byte
+	complete := q.lines
+	if q.format == "json" && fi.Size() > stop && q.lines > 0 {
 		partial = make([]byte, min(fi.Size()-stop, int64(d.cfg.MaxLineBytes)))
 		n, _ := f.ReadAt(partial, stop)
 		partial = render.AppendText(nil, partial[:n])
+		complete--
+	}
+	raw, _, _, err := tailer.LastLines(f, stop, complete)
+	if err != nil {
+		d.refuseErr(w, r, err)
+		return
 	}
 	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
 	if err != nil {
@@ -203,13 +221,8 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 	defer s.release()
 	b := tailer.NewBatch(raw, q.wantHTML(), new(render.Stream))
 	b.End = tailer.PositionOf(fi, stop)
+	s.partial = partial
 	err = s.add(b)
-	if err == nil && partial != nil {
-		s.partial, s.pos, s.open = partial, b.End, true
-		if b.Lines == 0 {
-			s.msg = append(s.msg, `{"lines":[`...)
-		}
-	}
 	if err == nil {
 		err = s.flush()
 	}
