@@ -1,0 +1,240 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"unicode/utf8"
+)
+
+const usageText = `Usage: logtail [flags] URL [URL...]
+
+Prints the last lines of log files served by logtaild, and follows them.
+URL is ws://HOST:PORT/ABSOLUTE/PATH/OF/FILE (also wss://; http:// and https://
+are taken as ws:// and wss://). With several URLs the streams are read at the
+same time and merged as lines arrive, each line prefixed with its source.
+
+Flags (before or after the URLs):
+  -n, --lines N        print the last N lines first (default 10; 0: none)
+  -f, --follow         then print lines as they are written; a dropped
+                       connection or a daemon shutdown ends logtail (exit 1)
+  -F                   follow and reconnect forever (backoff 100ms to 5s),
+                       resuming right after the last line printed: nothing
+                       lost or repeated, even across a daemon restart
+  -o, --output FORMAT  text (default): the lines as the file holds them;
+                       json: one {"source","line","pos"} object per line
+      --color WHEN     colour the source prefixes: auto (on a terminal,
+                       unless NO_COLOR is set), always or never
+      --no-prefix      do not prefix lines with their source (several URLs)
+      --strip-ansi     remove the log's own escape codes (colours, links)
+      --token T        send "Authorization: Bearer T" (env LOGTAIL_TOKEN)
+      --insecure       accept any TLS certificate (self-signed ones)
+  -h, --help           show this help
+
+Ctrl-C ends logtail at once with exit status 0, closing the streams cleanly.
+Exit status: 0 done, 1 a stream failed (refused, unreachable, dropped with
+-f), 2 a usage error (bad flag, no URL, bad URL).
+
+Examples:
+  logtail ws://web-1:8080/var/log/app/app.log
+  logtail -n 100 -F ws://web-1:8080/var/log/app/app.log
+  logtail -f ws://web-1:8080/var/log/app.log ws://web-2:8080/var/log/app.log
+  LOGTAIL_TOKEN=s3cret logtail --insecure -F wss://db-1:8443/var/log/db.log
+  logtail -o json -n 1000 ws://web-1:8080/var/log/app.log | jq -r .line
+`
+
+// config is everything the streams and the printer need.
+type config struct {
+	lines   int
+	follow  bool // -f or -F
+	retry   bool // -F: reconnect forever
+	json    bool
+	color   bool
+	prefix  bool
+	strip   bool
+	header  http.Header
+	tls     *tls.Config
+	targets []*target
+}
+
+// target is one URL to read.
+type target struct {
+	arg    string   // as the user wrote it, for messages
+	url    *url.URL // ws or wss, the user's query kept
+	source string   // host:port/path, for prefixes and json output
+	prefix string   // what goes before each line (empty without prefixes)
+}
+
+// usageError is a bad command line: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// reported is an error already shown on stderr: main only sets the exit status.
+type reported struct{ err error }
+
+func (e reported) Error() string { return e.err.Error() }
+func (e reported) Unwrap() error { return e.err }
+
+// errHelp asks for a clean exit after the help was shown.
+var errHelp = errors.New("help requested")
+
+func exitCode(err error) int {
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+// parseArgs reads the command line. Flags may come before and after URLs;
+// everything after "--" is a URL.
+func parseArgs(args []string, getenv func(string) string, stdout io.Writer) (*config, error) {
+	cfg := &config{}
+	var follow, noPrefix, insecure bool
+	var output, color, token string
+	fs := flag.NewFlagSet("logtail", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned, help goes to stdout
+	fs.Usage = func() {}
+	fs.IntVar(&cfg.lines, "n", 10, "")
+	fs.IntVar(&cfg.lines, "lines", 10, "")
+	fs.BoolVar(&follow, "f", false, "")
+	fs.BoolVar(&follow, "follow", false, "")
+	fs.BoolVar(&cfg.retry, "F", false, "")
+	fs.StringVar(&output, "o", "text", "")
+	fs.StringVar(&output, "output", "text", "")
+	fs.StringVar(&color, "color", "auto", "")
+	fs.BoolVar(&noPrefix, "no-prefix", false, "")
+	fs.BoolVar(&cfg.strip, "strip-ansi", false, "")
+	fs.StringVar(&token, "token", "", "")
+	fs.BoolVar(&insecure, "insecure", false, "")
+
+	var urls []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, usageText)
+				return nil, errHelp
+			}
+			return nil, usageError{fmt.Errorf("%w (see logtail -h)", err)}
+		}
+		left := fs.Args()
+		if used := len(rest) - len(left); used > 0 && rest[used-1] == "--" {
+			urls = append(urls, left...)
+			break
+		}
+		if len(left) == 0 {
+			break
+		}
+		urls, rest = append(urls, left[0]), left[1:]
+	}
+
+	if cfg.lines < 0 {
+		return nil, usageError{fmt.Errorf("-n %d: want a whole number, 0 or more", cfg.lines)}
+	}
+	switch output {
+	case "text":
+	case "json":
+		cfg.json = true
+	default:
+		return nil, usageError{fmt.Errorf("-o %q: want text or json", output)}
+	}
+	cfg.follow = follow || cfg.retry
+	if len(urls) == 0 {
+		return nil, usageError{errors.New("no URL given (see logtail -h)")}
+	}
+	for _, arg := range urls {
+		t, err := parseTarget(arg)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		cfg.targets = append(cfg.targets, t)
+	}
+
+	switch color {
+	case "always":
+		cfg.color = true
+	case "never":
+	case "auto":
+		cfg.color = isTerminal(stdout) && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
+	default:
+		return nil, usageError{fmt.Errorf("--color %q: want auto, always or never", color)}
+	}
+	cfg.prefix = len(cfg.targets) > 1 && !noPrefix
+	if cfg.prefix {
+		setPrefixes(cfg.targets, cfg.color)
+	}
+
+	if token == "" {
+		token = getenv("LOGTAIL_TOKEN")
+	}
+	cfg.header = http.Header{}
+	if token != "" {
+		cfg.header.Set("Authorization", "Bearer "+token)
+	}
+	if insecure {
+		cfg.tls = &tls.Config{InsecureSkipVerify: true}
+	}
+	return cfg, nil
+}
+
+// parseTarget checks a URL and maps http(s) to ws(s).
+func parseTarget(arg string) (*target, error) {
+	u, err := url.Parse(arg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a URL: %w", arg, errors.Unwrap(err))
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "ws", "http":
+		u.Scheme = "ws"
+	case "wss", "https":
+		u.Scheme = "wss"
+	case "":
+		return nil, fmt.Errorf("%s: not a URL (want ws://HOST:PORT/ABSOLUTE/PATH)", arg)
+	default:
+		return nil, fmt.Errorf("%s: unsupported scheme %q (want ws, wss, http or https)", arg, u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%s: no host (want ws://HOST:PORT/ABSOLUTE/PATH)", arg)
+	}
+	if u.Path == "" || u.Path == "/" {
+		return nil, fmt.Errorf("%s: no file path (want ws://HOST:PORT/ABSOLUTE/PATH)", arg)
+	}
+	u.Fragment = ""
+	return &target{arg: arg, url: u, source: u.Host + u.Path}, nil
+}
+
+// palette colours the prefixes of successive sources, as stern does.
+var palette = []string{"36", "33", "32", "35", "34", "31", "96", "93", "92", "95", "94", "91"}
+
+// setPrefixes makes "source | " prefixes, padded to the same width.
+func setPrefixes(targets []*target, color bool) {
+	width := 0
+	for _, t := range targets {
+		width = max(width, utf8.RuneCountInString(t.source))
+	}
+	for i, t := range targets {
+		name := t.source + strings.Repeat(" ", width-utf8.RuneCountInString(t.source))
+		if color {
+			name = "\x1b[" + palette[i%len(palette)] + "m" + name + "\x1b[0m"
+		}
+		t.prefix = name + " | "
+	}
+}
+
+// isTerminal reports whether w is a character device, such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

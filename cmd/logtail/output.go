@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/logtail/logtail/render"
+)
+
+// message is one json-format message of the daemon.
+type message struct {
+	Lines   []string `json:"lines"`
+	Pos     string   `json:"pos"`
+	Event   string   `json:"event"`
+	Reason  string   `json:"reason"`
+	Partial string   `json:"partial"`
+}
+
+// jsonLine is one line of -o json output; jsonEvent one file event.
+type jsonLine struct {
+	Source  string `json:"source"`
+	Line    string `json:"line"`
+	Pos     string `json:"pos"`
+	Partial bool   `json:"partial,omitempty"`
+}
+
+type jsonEvent struct {
+	Source string `json:"source"`
+	Event  string `json:"event"`
+	Reason string `json:"reason,omitempty"`
+	Pos    string `json:"pos"`
+}
+
+// outputError is a failed write to stdout: every stream stops.
+type outputError struct{ err error }
+
+func (e outputError) Error() string { return "writing output: " + e.err.Error() }
+func (e outputError) Unwrap() error { return e.err }
+
+// printer writes the streams' lines to stdout and their notes to stderr. It
+// is shared by the stream goroutines: each message is written whole under
+// the lock and flushed, so lines of different sources never mix and output
+// stays live.
+type printer struct {
+	cfg    *config
+	mu     sync.Mutex
+	out    *bufio.Writer
+	enc    *json.Encoder
+	stderr io.Writer
+	buf    []byte
+}
+
+func newPrinter(cfg *config, stdout, stderr io.Writer) *printer {
+	p := &printer{cfg: cfg, out: bufio.NewWriterSize(stdout, 64<<10), stderr: stderr}
+	p.enc = json.NewEncoder(p.out)
+	p.enc.SetEscapeHTML(false)
+	return p
+}
+
+// message prints one message of t's stream.
+func (p *printer) message(t *target, m *message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m.Event != "" {
+		if err := p.event(t, m); err != nil {
+			return err
+		}
+	}
+	if p.cfg.json {
+		p.jsonLines(t, m)
+	} else {
+		for _, line := range m.Lines {
+			p.line(t, line, true)
+		}
+		if m.Partial != "" {
+			// tail prints a last line without newline as it is; merged
+			// with other sources it gets one, or the next line would join it
+			p.line(t, m.Partial, len(p.cfg.targets) > 1)
+		}
+	}
+	if err := p.out.Flush(); err != nil {
+		return outputError{err}
+	}
+	return nil
+}
+
+// line writes one line of text output, with its prefix and newline.
+func (p *printer) line(t *target, line string, newline bool) {
+	p.out.WriteString(t.prefix)
+	if p.cfg.strip && strings.IndexByte(line, 0x1b) >= 0 {
+		p.buf = render.StripANSI(p.buf[:0], []byte(line))
+		p.out.Write(p.buf)
+	} else {
+		p.out.WriteString(line)
+	}
+	if newline {
+		p.out.WriteByte('\n')
+	}
+}
+
+// jsonLines writes one object per line. Only the message's last line has its
+// end position from the daemon; each earlier one ends where the bytes of
+// the lines after it (each with its newline) begin.
+func (p *printer) jsonLines(t *target, m *message) {
+	prefix, end, ok := splitPos(m.Pos)
+	for i := len(m.Lines) - 1; i >= 0; i-- {
+		end -= int64(len(m.Lines[i]) + 1)
+	}
+	posAt := func(off int64) string {
+		if !ok {
+			return m.Pos
+		}
+		return prefix + strconv.FormatInt(off, 10)
+	}
+	for _, line := range m.Lines {
+		end += int64(len(line) + 1)
+		p.enc.Encode(jsonLine{Source: t.source, Line: p.stripped(line), Pos: posAt(end)})
+	}
+	if m.Partial != "" {
+		p.enc.Encode(jsonLine{Source: t.source, Line: p.stripped(m.Partial),
+			Pos: posAt(end + int64(len(m.Partial))), Partial: true})
+	}
+}
+
+func (p *printer) stripped(line string) string {
+	if !p.cfg.strip || strings.IndexByte(line, 0x1b) < 0 {
+		return line
+	}
+	return string(render.StripANSI(nil, []byte(line)))
+}
+
+// event reports a file event: on stdout as an object with -o json, else as
+// a note on stderr, as tail does.
+func (p *printer) event(t *target, m *message) error {
+	if p.cfg.json {
+		p.enc.Encode(jsonEvent{Source: t.source, Event: m.Event, Reason: m.Reason, Pos: m.Pos})
+		if m.Event != "gap" {
+			return nil
+		}
+	}
+	if err := p.out.Flush(); err != nil {
+		return outputError{err}
+	}
+	switch m.Event {
+	case "rotated":
+		p.notef(t, "file replaced; following the new file")
+	case "truncated":
+		p.notef(t, "file truncated")
+	case "gap":
+		reason := m.Reason
+		if reason == "" {
+			reason = "unknown reason"
+		}
+		p.notef(t, "warning: some lines could not be delivered: %s", reason)
+	default:
+		p.notef(t, "event %q", m.Event)
+	}
+	return nil
+}
+
+// note writes "logtail: URL: text" on stderr, after the lines printed so far.
+func (p *printer) note(t *target, format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.out.Flush()
+	p.notef(t, format, args...)
+}
+
+func (p *printer) notef(t *target, format string, args ...any) {
+	fmt.Fprintf(p.stderr, "logtail: %s: %s\n", t.arg, fmt.Sprintf(format, args...))
+}
+
+// flush writes what is buffered (at the end).
+func (p *printer) flush() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.out.Flush(); err != nil {
+		return outputError{err}
+	}
+	return nil
+}
+
+// splitPos splits "DEV:INO:OFFSET" into "DEV:INO:" and OFFSET.
+func splitPos(pos string) (string, int64, bool) {
+	i := strings.LastIndexByte(pos, ':')
+	if i < 0 {
+		return "", 0, false
+	}
+	off, err := strconv.ParseInt(pos[i+1:], 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	return pos[:i+1], off, true
+}
