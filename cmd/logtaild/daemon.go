@@ -70,6 +70,7 @@ func New(cfg Config) (*Daemon, error) {
 		PollInterval: cfg.PollInterval,
 		Grace:        cfg.Grace,
 		MaxLineBytes: cfg.MaxLineBytes,
+		QueueBytes:   cfg.ClientQueueBytes,
 	})
 	d.web = web.New(web.Config{
 		Roots:        box.Roots(),
