@@ -51,6 +51,8 @@ type DialOptions struct {
 	NoPong bool
 	// OnPing is called for each ping the server sends.
 	OnPing func()
+	// NetDial, when set, makes the TCP connection (e.g. to set socket options).
+	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Client is the client side of a stream. It is used by one goroutine.
@@ -69,6 +71,7 @@ func Dial(ctx context.Context, url string, opt DialOptions) (*Client, error) {
 	d := ws.Dialer{
 		Header:    ws.HandshakeHeaderHTTP(opt.Header),
 		TLSConfig: opt.TLSConfig,
+		NetDial:   opt.NetDial,
 		OnStatusError: func(st int, _ []byte, resp io.Reader) {
 			status = st
 			if r, err := http.ReadResponse(bufio.NewReader(resp), nil); err == nil {
