@@ -105,28 +105,31 @@ type follower struct {
 	waitTomb *tomb.Tomb    // ends the wait for the name
 	waiters  sync.WaitGroup
 
-	caughtUp chan struct{} // a subscriber's queue emptied (see saturated)
-	subs     map[*Subscription]struct{}
-	catching map[*Subscription]*cursor // resuming subscribers not yet live
-	html     render.Stream
-	htmlSubs int
-	ticker   *time.Ticker
+	caughtUp   chan struct{} // a subscriber's queue emptied (see saturated)
+	stallTimer *time.Timer   // wakes the follower to look for stalled subscribers
+	subs       map[*Subscription]struct{}
+	catching   map[*Subscription]*cursor // resuming subscribers not yet live
+	html       render.Stream
+	htmlSubs   int
+	ticker     *time.Ticker
 }
 
-// saturated reports whether every subscriber's queue is half full: nobody
-// can take more now, so reading ahead would only pile up memory and then drop
-// clients that are merely as fast as the fastest one. The follower goes at the
-// pace of its fastest subscriber; only those behind it are dropped.
+// saturated reports whether a subscriber that is keeping up has a half-full
+// queue: then reading on would only pile up memory and, in a burst, drop
+// clients that are merely a little slower than the fastest. So the follower
+// goes at the pace of its slowest subscriber that is still reading. One that
+// has taken nothing for StallAfter is stalled: the others no longer wait for
+// it, and it is dropped when its queue overflows.
 func (f *follower) saturated() bool {
-	if len(f.subs) == 0 {
-		return false
-	}
+	now := time.Now().UnixNano()
+	stall := int64(f.hub.cfg.StallAfter)
 	for s := range f.subs {
-		if s.queued.Load() < s.limit/2 && len(s.c) < cap(s.c)/2 {
-			return false
+		full := s.queued.Load() >= s.limit/2 || len(s.c) >= cap(s.c)/2
+		if full && now-s.lastTaken.Load() < stall {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // wake tells the follower a subscriber drained its queue. Safe from any goroutine.
@@ -229,6 +232,9 @@ func (f *follower) start() error {
 }
 
 func (f *follower) shutdown() {
+	if f.stallTimer != nil {
+		f.stallTimer.Stop()
+	}
 	f.unwatch()
 	f.waiters.Wait()
 	f.ticker.Stop()
@@ -386,6 +392,12 @@ func (f *follower) read(src *source) bool {
 	buf := make([]byte, readBlock+1)
 	for {
 		if f.saturated() {
+			// look again when a subscriber that takes nothing counts as stalled
+			if f.stallTimer == nil {
+				f.stallTimer = time.AfterFunc(f.hub.cfg.StallAfter, f.wake)
+			} else {
+				f.stallTimer.Reset(f.hub.cfg.StallAfter)
+			}
 			return false
 		}
 		data, cut, full := src.next(buf)
@@ -493,9 +505,13 @@ func NewBatch(raw []byte, html bool, stream *render.Stream) *Batch {
 
 func (f *follower) fanout(b *Batch, src *source) {
 	b.End = src.pos()
+	if b.Event != "" && f.hub.cfg.OnEvent != nil {
+		f.hub.cfg.OnEvent(b.Event)
+	}
 	for s := range f.subs {
 		if !s.offer(b) {
-			f.log().Info("subscriber too slow; dropping it", "path", f.name)
+			f.log().Info("subscriber too slow; dropping it", "path", f.name,
+				"queued_bytes", s.queued.Load(), "idle", time.Since(time.Unix(0, s.lastTaken.Load())).Round(time.Millisecond))
 			f.end(s, ErrSlow)
 		}
 	}

@@ -33,9 +33,16 @@ type Config struct {
 	Grace time.Duration
 	// QueueBytes bounds the bytes waiting for one subscriber. Default 8 MiB.
 	QueueBytes int
+	// StallAfter is how long a subscriber may take nothing while its queue
+	// is half full before the follower stops waiting for it. Default 1s.
+	StallAfter time.Duration
 	// MaxLineBytes cuts longer lines (the rest of the line is dropped and the
 	// cut is marked). Default 1 MiB.
 	MaxLineBytes int
+	// OnEvent, when set, is called from a follower's goroutine with each event
+	// it sends its subscribers (EventRotated, EventTruncated): once per file,
+	// however many subscribers it has. It must not block.
+	OnEvent func(kind string)
 }
 
 func (c Config) withDefaults() Config {
@@ -50,6 +57,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueueBytes <= 0 {
 		c.QueueBytes = 8 << 20
+	}
+	if c.StallAfter <= 0 {
+		c.StallAfter = time.Second
 	}
 	if c.MaxLineBytes <= 0 {
 		c.MaxLineBytes = 1 << 20
@@ -150,6 +160,7 @@ func (h *Hub) Subscribe(name string, opt Options) (*Subscription, error) {
 	h.mu.Unlock()
 
 	s := &Subscription{f: f, html: opt.HTML, limit: int64(h.cfg.QueueBytes)}
+	s.lastTaken.Store(time.Now().UnixNano())
 	s.c = make(chan *Batch, 1024)
 	s.C = s.c
 	reply := make(chan error, 1)
@@ -212,8 +223,12 @@ type Subscription struct {
 	html   bool
 	limit  int64
 	queued atomic.Int64
-	err    error // set by the follower before it closes c
-	once   sync.Once
+	// lastTaken is when the subscriber last took a batch, or got one into an
+	// empty queue (UnixNano): one that takes nothing for StallAfter while it
+	// has something to take no longer paces the follower.
+	lastTaken atomic.Int64
+	err       error // set by the follower before it closes c
+	once      sync.Once
 }
 
 // Err is why C was closed: ErrSlow, ErrClosed, or a read error. Valid once C
@@ -222,8 +237,9 @@ func (s *Subscription) Err() error { return s.err }
 
 // Release tells the follower that b has left the subscriber's queue.
 func (s *Subscription) Release(b *Batch) {
-	if s.queued.Add(-b.size()) < s.limit/4 {
-		s.f.wake() // the follower may be waiting for someone to catch up
+	s.lastTaken.Store(time.Now().UnixNano())
+	if s.queued.Add(-b.size()) < s.limit/2 {
+		s.f.wake() // the follower may be waiting for us to catch up
 	}
 }
 
@@ -240,8 +256,12 @@ func (s *Subscription) Close() {
 
 // offer queues b unless the subscriber is too far behind.
 func (s *Subscription) offer(b *Batch) bool {
-	if s.queued.Add(b.size()) > s.limit {
+	q := s.queued.Add(b.size())
+	if q > s.limit {
 		return false
+	}
+	if q == b.size() { // it had nothing to take until now: not idle so far
+		s.lastTaken.Store(time.Now().UnixNano())
 	}
 	select {
 	case s.c <- b:

@@ -84,10 +84,11 @@ func (f *follower) advance(s *Subscription, c *cursor) {
 		}
 		want := int64(len(buf))
 		if live { // never read past what the follower has sent: the rest is its to send
-			want = max(min(want, boundary-c.src.off), 0)
+			before := int64(0) // next reads the byte before off too
 			if c.src.off > 0 {
-				want++ // next reads the byte before off too
+				before = 1
 			}
+			want = min(want, max(boundary-c.src.off, 0)+before)
 		}
 		data, cut, _ := c.src.next(buf[:want])
 		if cut {
