@@ -30,6 +30,10 @@ const (
 // header, so that header and payload go out in one write.
 const HeaderRoom = ws.MaxHeaderSize
 
+// sendBuffer is the kernel send buffer of each stream (SO_SNDBUF; the
+// kernel doubles it): plenty for a loopback or LAN round trip at full speed.
+const sendBuffer = 128 << 10
+
 // Config tunes a server connection.
 type Config struct {
 	// MaxMessage is the largest message a client may send; larger ones are
@@ -101,6 +105,13 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg Config, onPong func()) 
 			nc.Close()
 		}
 		return nil, fmt.Errorf("websocket handshake: %w", err)
+	}
+	// The kernel's send buffer grows to megabytes per connection by itself;
+	// our own queue already holds what a client has not taken. A small fixed
+	// buffer keeps idle memory per stream low and lets the daemon see a
+	// stalled client soon instead of megabytes later.
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(sendBuffer)
 	}
 	if onPong == nil {
 		onPong = func() {}
