@@ -469,4 +469,4 @@ var testLogLevel = func() slog.Level {
 	return slog.LevelWarn
 }()
 
-var waitForLimit = 100 * time.Second
+var waitForLimit = 10 * time.Second
