@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -199,8 +200,8 @@ func (w *sliceWriter) Write(p []byte) (int, error) {
 // peer's close (unless the peer closed first), and closes the connection.
 // It waits for the reader goroutine to end.
 func (c *Conn) Close(code int, reason string) error {
-	if len(reason) > 120 {
-		reason = reason[:120]
+	if len(reason) > 120 { // a close frame's payload is at most 125 bytes
+		reason = strings.ToValidUTF8(reason[:120], "")
 	}
 	err := c.control(ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
 	if err == nil {
@@ -243,12 +244,18 @@ func (c *Conn) read() {
 	)
 	for {
 		h, err := ws.ReadHeader(c.br)
+		if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
+			c.send(Event{Kind: Broken, Code: CodeProtocolError, Reason: err.Error(), Err: err})
+			c.linger(0)
+			return
+		}
 		if err != nil {
 			c.send(Event{Kind: Gone, Err: err})
 			return
 		}
 		if err := ws.CheckHeader(h, state); err != nil {
 			c.send(Event{Kind: Broken, Code: CodeProtocolError, Reason: err.Error(), Err: err})
+			c.linger(h.Length)
 			return
 		}
 		if h.OpCode.IsControl() {
@@ -273,11 +280,13 @@ func (c *Conn) read() {
 		if h.OpCode != ws.OpContinuation {
 			msg, msgLen, isText = msg[:0], 0, h.OpCode == ws.OpText
 		}
-		msgLen += h.Length
-		if msgLen > c.cfg.MaxMessage {
+		// compared before adding: a 63-bit length must not wrap msgLen around
+		if h.Length > c.cfg.MaxMessage-msgLen {
 			c.send(Event{Kind: Broken, Code: CodeTooBig, Reason: "message too big"})
+			c.linger(h.Length)
 			return
 		}
+		msgLen += h.Length
 		part := make([]byte, h.Length)
 		if _, err := io.ReadFull(c.br, part); err != nil {
 			c.send(Event{Kind: Gone, Err: err})
@@ -291,12 +300,37 @@ func (c *Conn) read() {
 			state = state.Clear(ws.StateFragmented)
 			if isText && !utf8.Valid(msg) {
 				c.send(Event{Kind: Broken, Code: CodeInvalidData, Reason: "invalid UTF-8 in text message"})
+				c.linger(0)
 				return
 			}
 		} else {
 			state = state.Set(ws.StateFragmented)
 		}
 	}
+}
+
+// linger reads and drops what the peer still sends after it broke the
+// protocol (skip bytes of the payload in flight, then whole frames), until its
+// close frame, the end of the connection or the owner's Abort: closing a
+// socket with unread input resets the connection, and the peer could lose our
+// close frame, and with it the reason, before reading it.
+func (c *Conn) linger(skip int64) {
+	if _, err := io.CopyN(io.Discard, c.br, skip); err != nil {
+		return
+	}
+	for {
+		h, err := ws.ReadHeader(c.br)
+		if err != nil {
+			break
+		}
+		if h.OpCode == ws.OpClose {
+			return
+		}
+		if _, err := io.CopyN(io.Discard, c.br, h.Length); err != nil {
+			return
+		}
+	}
+	io.Copy(io.Discard, c.br) // not frames: until the peer or the owner hangs up
 }
 
 // closeEvent checks a close frame's payload: the peer's code is echoed, a
