@@ -275,6 +275,7 @@ func (f *follower) handle(r request) {
 			r.reply <- fmt.Errorf("reading %s: %w", f.name, err)
 			return
 		}
+		raw = CutLongLines(raw, f.hub.cfg.MaxLineBytes)
 		// sent even without lines: it tells the client where it stands
 		b := NewBatch(raw, s.html, new(render.Stream))
 		b.End = Position{Dev: f.cur.id.dev, Ino: f.cur.id.ino, Offset: end}
@@ -418,38 +419,10 @@ func (f *follower) read(src *source) bool {
 }
 
 // split returns the complete lines of chunk, keeping an unfinished one in src
-// for later and cutting lines longer than MaxLineBytes.
+// for later and cutting lines longer than MaxLineBytes (see splitLines).
 func (f *follower) split(src *source, chunk []byte) []byte {
-	limit := f.hub.cfg.MaxLineBytes
-	out := make([]byte, 0, len(src.partial)+len(chunk))
-	for len(chunk) > 0 {
-		i := bytes.IndexByte(chunk, '\n')
-		if i < 0 { // unfinished: wait for the rest
-			if !src.cutting {
-				src.partial = append(src.partial, chunk...)
-				if len(src.partial) > limit {
-					out = appendCut(out, src.partial[:limit])
-					src.partial, src.cutting = src.partial[:0], true
-				}
-			}
-			break
-		}
-		line := chunk[:i+1]
-		chunk = chunk[i+1:]
-		if src.cutting { // the end of a line already cut
-			src.cutting = false
-			continue
-		}
-		if len(src.partial) > 0 {
-			line = append(src.partial, line...)
-			src.partial = src.partial[:0]
-		}
-		if len(line)-1 > limit {
-			out = appendCut(out, line[:limit])
-		} else {
-			out = append(out, line...)
-		}
-	}
+	var out []byte
+	out, src.partial, src.cutting = splitLines(src.partial, src.cutting, chunk, f.hub.cfg.MaxLineBytes)
 	return out
 }
 
