@@ -28,6 +28,17 @@ type Config struct {
 	PollInterval      time.Duration
 	LogFormat         string
 	Logger            *slog.Logger
+	// Token, when set, is required of streams, pages and assets
+	// (Authorization: Bearer T, or ?token=T); /healthz stays open.
+	Token string
+	// MetricsToken, when set, is required of /metrics; unset, it is open.
+	MetricsToken string
+	// TLSCert and TLSKey, both set, serve https and wss; SIGHUP reloads them.
+	TLSCert, TLSKey string
+	// MaxStreams bounds the streams open at once; more are refused with 503.
+	MaxStreams int
+	// ShutdownTimeout bounds the graceful stop.
+	ShutdownTimeout time.Duration
 }
 
 // usageError is a bad flag or value: exit code 2.
@@ -71,6 +82,12 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	fs.DurationVar(&cfg.Grace, "rotate-grace", 5*time.Second, "keep reading a renamed-away log this long")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", time.Second, "look at followed files this often even without inotify events")
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&cfg.Token, "token", "", "require this bearer token (Authorization: Bearer T, or ?token=T) for streams and pages")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "require this bearer token for /metrics (open when unset)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve https/wss with this certificate (PEM; reloaded on SIGHUP)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
+	fs.IntVar(&cfg.MaxStreams, "max-streams", 10000, "streams open at once; more are refused with 503")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 5*time.Second, "on SIGTERM, close streams with 1001 and stop within this time")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: logtaild --root DIR [--root DIR...] [flags]\n\n"+
@@ -92,11 +109,44 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		fmt.Fprintln(stdout, "logtaild", versionString())
 		return cfg, errHelp
 	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return cfg, err
+	}
+	cfg.Roots, cfg.AllowOrigins = roots, origins
+	switch {
+	case len(cfg.Roots) == 0:
+		return cfg, usageError{errors.New("no --root given: name at least one directory to serve")}
+	case cfg.HeartbeatInterval <= 0 || cfg.HeartbeatTimeout <= 0:
+		return cfg, usageError{errors.New("--heartbeat-interval and --heartbeat-timeout must be positive")}
+	case cfg.MaxLines < 0:
+		return cfg, usageError{errors.New("--max-lines must not be negative")}
+	case cfg.MaxLineBytes < 1024:
+		return cfg, usageError{errors.New("--max-line-bytes must be at least 1024")}
+	case cfg.LogFormat != "text" && cfg.LogFormat != "json":
+		return cfg, usageError{fmt.Errorf("--log-format %q: want text or json", cfg.LogFormat)}
+	case (cfg.TLSCert == "") != (cfg.TLSKey == ""):
+		return cfg, usageError{errors.New("--tls-cert and --tls-key go together")}
+	case cfg.MaxStreams <= 0:
+		return cfg, usageError{errors.New("--max-streams must be positive")}
+	case cfg.ShutdownTimeout <= 0:
+		return cfg, usageError{errors.New("--shutdown-timeout must be positive")}
+	}
+	if cfg.LogFormat == "json" {
+		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, nil))
+	} else {
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	return cfg, nil
+}
+
+// applyEnv sets every flag not given on the command line from its
+// LOGTAILD_<FLAG> twin; lists are split (root on ':', allow-origin on ',').
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		name := "LOGTAILD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := envName(f.Name)
 		v := getenv(name)
 		if set[f.Name] || v == "" || envErr != nil {
 			return
@@ -113,32 +163,17 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 				continue
 			}
 			if err := f.Value.Set(v); err != nil {
-				envErr = usageError{fmt.Errorf("%s=%q: %w", name, v, err)}
+				// never echo the value: it may be a token
+				envErr = usageError{fmt.Errorf("%s: %w", name, err)}
 			}
 		}
 	})
-	if envErr != nil {
-		return cfg, envErr
-	}
-	cfg.Roots, cfg.AllowOrigins = roots, origins
-	switch {
-	case len(cfg.Roots) == 0:
-		return cfg, usageError{errors.New("no --root given: name at least one directory to serve")}
-	case cfg.HeartbeatInterval <= 0 || cfg.HeartbeatTimeout <= 0:
-		return cfg, usageError{errors.New("--heartbeat-interval and --heartbeat-timeout must be positive")}
-	case cfg.MaxLines < 0:
-		return cfg, usageError{errors.New("--max-lines must not be negative")}
-	case cfg.MaxLineBytes < 1024:
-		return cfg, usageError{errors.New("--max-line-bytes must be at least 1024")}
-	case cfg.LogFormat != "text" && cfg.LogFormat != "json":
-		return cfg, usageError{fmt.Errorf("--log-format %q: want text or json", cfg.LogFormat)}
-	}
-	if cfg.LogFormat == "json" {
-		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, nil))
-	} else {
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
-	}
-	return cfg, nil
+	return envErr
+}
+
+// envName is a flag's environment twin: --heartbeat-interval is LOGTAILD_HEARTBEAT_INTERVAL.
+func envName(flag string) string {
+	return "LOGTAILD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 func versionString() string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +12,10 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/logtail/logtail/metrics"
 	"github.com/logtail/logtail/sandbox"
 	"github.com/logtail/logtail/tailer"
 	"github.com/logtail/logtail/web"
@@ -20,6 +23,9 @@ import (
 
 // run is main without the process: flags and environment in, error out.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(ctx, args[1:], getenv, stdout, stderr)
+	}
 	cfg, err := parseConfig(args, getenv, stdout, stderr)
 	if errors.Is(err, errHelp) {
 		return nil
@@ -49,6 +55,12 @@ type Daemon struct {
 	wg   sync.WaitGroup // streams in flight
 	quit context.Context
 	stop context.CancelFunc
+
+	metrics      *metrics.Metrics
+	streams      atomic.Int64 // streams admitted (under --max-streams) and not yet ended
+	token        tokenCheck   // streams, pages, assets
+	metricsToken tokenCheck   // /metrics
+	certs        *certStore   // nil without TLS
 }
 
 // New checks the configuration and opens the roots.
@@ -60,8 +72,26 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: cfg.Logger, box: box}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 10000
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 5 * time.Second
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, box: box,
+		token: newTokenCheck(cfg.Token), metricsToken: newTokenCheck(cfg.MetricsToken)}
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		if d.certs, err = newCertStore(cfg.TLSCert, cfg.TLSKey, cfg.Logger); err != nil {
+			box.Close()
+			return nil, err
+		}
+	}
+	d.metrics = metrics.New(metrics.Sources{
+		OpenStreams: func() int { return int(d.streams.Load()) },
+		Followers:   func() int { return d.hub.Followers() },
+	})
 	d.hub = tailer.NewHub(tailer.Config{
+		OnEvent: d.metrics.FileEvent,
 		Open: func(name string) (*os.File, os.FileInfo, error) {
 			f, fi, _, err := box.Open(name)
 			return f, fi, err
@@ -86,10 +116,17 @@ func New(cfg Config) (*Daemon, error) {
 // "/a/../b", and the sandbox must see the path exactly as asked to refuse it.
 func (d *Daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
-	case "/healthz":
+	case "/healthz": // for probes: never needs the token
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
+	case "/metrics":
+		if d.authorize(w, r, d.metricsToken) {
+			d.metrics.Handler().ServeHTTP(w, r)
+		}
 	default:
+		if !d.authorize(w, r, d.token) {
+			return
+		}
 		switch {
 		case strings.HasPrefix(r.URL.Path, web.Prefix):
 			d.web.Assets(w, r)
@@ -112,16 +149,25 @@ func (d *Daemon) checkFile(name string) (os.FileInfo, error) {
 	return fi, nil
 }
 
-// Serve serves on ln until ctx ends, then closes every stream with 1001 and
-// waits for them.
+// Serve serves on ln (with TLS when configured) until ctx ends, then stops
+// accepting, closes every stream with 1001 and waits for them, within
+// --shutdown-timeout. While it runs, SIGHUP reloads the TLS key pair.
 func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
+	scheme := "http"
+	if d.certs != nil {
+		ln = tls.NewListener(ln, d.certs.tlsConfig())
+		scheme = "https"
+	}
+	hupCtx, stopHup := context.WithCancel(ctx)
+	waitHup := d.watchHangup(hupCtx)
+	defer func() { stopHup(); waitHup() }()
 	srv := &http.Server{
 		Handler:           d,
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
-	d.log.Info("serving", "addr", ln.Addr().String(), "roots", d.box.Roots(), "version", versionString())
+	d.log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "roots", d.box.Roots(), "version", versionString())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -130,12 +176,13 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	d.log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	d.log.Info("shutting down", "timeout", d.cfg.ShutdownTimeout)
+	shutCtx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(shutCtx) // stops accepting; streams are hijacked, so:
-	d.stopStreams()
+	d.stop() // streams start closing with 1001 while the server stops accepting
+	err := srv.Shutdown(shutCtx)
 	<-errc
+	d.stopStreams() // streams are hijacked: Shutdown does not wait for them
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -36,7 +36,7 @@ func (q query) wantHTML() bool { return q.format == "html" || q.html }
 // cache-buster or a token for a proxy must not break a stream); a parameter
 // given twice, or a value we cannot read, is a 400 with the reason.
 func parseQuery(raw string, maxLines int) (query, error) {
-	q := query{lines: 10, format: "html"}
+	q := query{lines: min(10, maxLines), format: "html"} // --max-lines caps the default too
 	values, err := url.ParseQuery(raw)
 	if err != nil {
 		return q, fmt.Errorf("malformed query: %v", err)
@@ -102,17 +102,26 @@ func refuse(w http.ResponseWriter, status int, reason string) {
 
 // refuseErr maps an error from the sandbox or the tailer to a refusal.
 func (d *Daemon) refuseErr(w http.ResponseWriter, r *http.Request, err error) {
+	status, reason := http.StatusInternalServerError, "cannot read the file"
 	var se *sandbox.Error
-	if errors.As(err, &se) {
-		refuse(w, se.Status, se.Reason)
-		return
+	switch {
+	case errors.As(err, &se):
+		status, reason = se.Status, se.Reason
+	case errors.Is(err, tailer.ErrClosed):
+		status, reason = http.StatusServiceUnavailable, "daemon shutting down"
+	default:
+		d.log.Error("cannot serve file", "path", r.URL.Path, "err", err)
 	}
-	if errors.Is(err, tailer.ErrClosed) {
-		refuse(w, http.StatusServiceUnavailable, "daemon shutting down")
-		return
+	if isWebSocket(r) {
+		d.metrics.Refused(status)
 	}
-	d.log.Error("cannot serve file", "path", r.URL.Path, "err", err)
-	refuse(w, http.StatusInternalServerError, "cannot read the file")
+	refuse(w, status, reason)
+}
+
+// refuseStream refuses a stream handshake, counting it.
+func (d *Daemon) refuseStream(w http.ResponseWriter, status int, reason string) {
+	d.metrics.Refused(status)
+	refuse(w, status, reason)
 }
 
 func isWebSocket(r *http.Request) bool {
@@ -153,16 +162,16 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodGet {
-		refuse(w, http.StatusMethodNotAllowed, "streams are opened with GET")
+		d.refuseStream(w, http.StatusMethodNotAllowed, "streams are opened with GET")
 		return
 	}
 	if !d.originAllowed(r) {
-		refuse(w, http.StatusForbidden, "origin not allowed: start logtaild with --allow-origin "+r.Header.Get("Origin"))
+		d.refuseStream(w, http.StatusForbidden, "origin not allowed: start logtaild with --allow-origin "+r.Header.Get("Origin"))
 		return
 	}
 	q, err := parseQuery(r.URL.RawQuery, d.cfg.MaxLines)
 	if err != nil {
-		refuse(w, http.StatusBadRequest, err.Error())
+		d.refuseStream(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	name, err := d.box.Name(r.URL.EscapedPath())
@@ -171,9 +180,17 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.quit.Err() != nil {
-		refuse(w, http.StatusServiceUnavailable, "daemon shutting down")
+		d.refuseStream(w, http.StatusServiceUnavailable, "daemon shutting down")
 		return
 	}
+	// Admit before the upgrade; the slot is freed when the stream ends.
+	if d.streams.Add(1) > int64(d.cfg.MaxStreams) {
+		d.streams.Add(-1)
+		d.refuseStream(w, http.StatusServiceUnavailable,
+			fmt.Sprintf("too many streams (--max-streams %d); try again later", d.cfg.MaxStreams))
+		return
+	}
+	defer d.streams.Add(-1)
 	d.wg.Add(1)
 	defer d.wg.Done()
 	if q.tail {
@@ -211,6 +228,7 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 		d.refuseErr(w, r, err)
 		return
 	}
+	raw = tailer.CutLongLines(raw, d.cfg.MaxLineBytes)
 	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
 	if err != nil {
 		d.log.Info("handshake failed", "remote", r.RemoteAddr, "err", err)
@@ -226,6 +244,7 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 	if err == nil {
 		err = s.flush()
 	}
+	d.reportSent(st)
 	if err != nil {
 		c.Abort()
 		d.closed(st, 0, err)
@@ -255,6 +274,13 @@ func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q q
 	s := newSender(c, q, st)
 	defer s.release()
 	code, reason, err := d.pump(s, sub, hb)
+	d.reportSent(st)
+	switch {
+	case errors.Is(err, heartbeat.ErrTimeout):
+		d.metrics.HeartbeatTimeout()
+	case code == wsconn.CodeTryAgainLater:
+		d.metrics.SlowClose()
+	}
 	switch {
 	case err != nil:
 		c.Abort()
@@ -288,7 +314,9 @@ func (d *Daemon) pump(s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor
 					break
 				}
 			}
-			if err := s.flush(); err != nil {
+			err := s.flush()
+			d.reportSent(s.st)
+			if err != nil {
 				return 0, "", err
 			}
 			if !ok {
@@ -343,6 +371,16 @@ type streamStats struct {
 	bytes  int
 	frames int
 	err    error
+
+	// what reportSent has already counted in the metrics
+	reportedLines, reportedBytes, reportedFrames int
+}
+
+// reportSent adds what the stream sent since the last report to the metrics:
+// once per flush, a few atomic adds, not per line.
+func (d *Daemon) reportSent(st *streamStats) {
+	d.metrics.Sent(st.lines-st.reportedLines, st.bytes-st.reportedBytes, st.frames-st.reportedFrames)
+	st.reportedLines, st.reportedBytes, st.reportedFrames = st.lines, st.bytes, st.frames
 }
 
 func (d *Daemon) opened(r *http.Request, name string, q query) *streamStats {

@@ -48,6 +48,9 @@
     var proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     var q = 'format=json&html=1&tail=1';
     q += pos ? '&from=' + encodeURIComponent(pos) : '&lines=' + initialLines;
+    // a page opened with ?token=T (logtaild --token) carries it on to its stream
+    var token = new URLSearchParams(location.search).get('token');
+    if (token) q += '&token=' + encodeURIComponent(token);
     return proto + '//' + location.host + location.pathname + '?' + q;
   }
 

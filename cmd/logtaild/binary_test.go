@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"debug/elf"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/logtail/logtail/wsconn"
+)
+
+// TestBinary builds logtaild as the Dockerfile does (static, version stamped)
+// and runs it as a process: what only a process can show.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "logtaild")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=v9.8.7-test", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	t.Run("static", func(t *testing.T) {
+		f, err := elf.Open(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+				t.Errorf("not static: has %v", p.Type)
+			}
+		}
+		if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+			t.Errorf("links %v", libs)
+		}
+	})
+
+	t.Run("version", func(t *testing.T) {
+		out, err := exec.Command(bin, "--version").Output()
+		if err != nil || string(out) != "logtaild v9.8.7-test\n" {
+			t.Errorf("--version: %q %v", out, err)
+		}
+	})
+
+	t.Run("SIGTERM closes streams with 1001 and exits 0", func(t *testing.T) {
+		root := t.TempDir()
+		p := filepath.Join(root, "app.log")
+		if err := os.WriteFile(p, []byte("hello\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		const timeout = 3 * time.Second
+		cmd, addr := startBinary(t, bin, "--root", root, "--shutdown-timeout", timeout.String())
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := wsconn.Dial(ctx, "ws://"+addr+p+"?tail=1", wsconn.DialOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		readLines(t, c, 1)
+		sent := time.Now()
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readAll(t, c); !wsconn.IsClose(err, wsconn.CodeGoingAway) {
+			t.Errorf("stream ended with %v, want close 1001", err)
+		}
+		waited := make(chan error, 1)
+		go func() { waited <- cmd.Wait() }()
+		select {
+		case err := <-waited:
+			if err != nil {
+				t.Errorf("exit: %v, want 0", err)
+			}
+			if d := time.Since(sent); d > timeout {
+				t.Errorf("took %v, more than --shutdown-timeout %v", d, timeout)
+			}
+		case <-time.After(timeout + 2*time.Second):
+			cmd.Process.Kill()
+			<-waited
+			t.Fatal("still running after the shutdown timeout")
+		}
+	})
+
+	t.Run("healthcheck", func(t *testing.T) {
+		_, addr := startBinary(t, bin, "--root", t.TempDir())
+		hc := exec.Command(bin, "healthcheck")
+		hc.Env = []string{"LOGTAILD_ADDR=" + addr}
+		if out, err := hc.CombinedOutput(); err != nil {
+			t.Errorf("healthcheck of a running daemon: %v %s", err, out)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed := ln.Addr().String()
+		ln.Close()
+		out, err := exec.Command(bin, "healthcheck", "--addr", closed).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("healthcheck of a closed port: %v, want exit 1", err)
+		}
+		if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "unhealthy") {
+			t.Errorf("want a one-line reason, got %q", out)
+		}
+	})
+}
+
+// startBinary starts the daemon on a free port and waits for its "serving"
+// log line, returning the command and the address.
+func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	cmd.Env = []string{}
+	stderr, logw := io.Pipe()
+	cmd.Stderr = logw // Wait returns once the process is gone and its log copied
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addrc := make(chan string, 1)
+	done := make(chan struct{})
+	go func() { // ends when logw is closed, after Wait
+		defer close(done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			t.Log(line)
+			if _, rest, ok := strings.Cut(line, `"msg":"serving","addr":"`); ok {
+				addr, _, _ := strings.Cut(rest, `"`)
+				addrc <- addr
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		logw.Close()
+		<-done
+	})
+	select {
+	case addr := <-addrc:
+		return cmd, addr
+	case <-time.After(10 * time.Second):
+		t.Fatal("the daemon did not start")
+		return nil, ""
+	}
+}
