@@ -56,22 +56,15 @@ func parseQuery(raw string, maxLines int) (query, error) {
 		}
 		q.lines = min(int(n), maxLines)
 	}
-	if v, ok := values["tail"]; ok {
-		switch v[0] {
-		case "1", "true", "":
-			q.tail = true
-		case "0", "false":
-		default:
-			return q, fmt.Errorf("tail=%.20q: want 1 or 0", v[0])
-		}
-	}
-	if v, ok := values["html"]; ok {
-		switch v[0] {
-		case "1", "true", "":
-			q.html = true
-		case "0", "false":
-		default:
-			return q, fmt.Errorf("html=%.20q: want 1 or 0", v[0])
+	for key, dst := range map[string]*bool{"tail": &q.tail, "html": &q.html} {
+		if v, ok := values[key]; ok {
+			switch v[0] {
+			case "1", "true", "": // "?tail" alone means yes
+				*dst = true
+			case "0", "false":
+			default:
+				return q, fmt.Errorf("%s=%.20q: want 1 or 0", key, v[0])
+			}
 		}
 	}
 	if v, ok := values["from"]; ok {
