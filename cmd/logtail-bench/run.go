@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+const usage = `usage: logtail-bench COMMAND [flags]
+
+commands:
+  throughput  a writer appends -lines lines as fast as it can; -clients follow
+  latency     one line every 10 ms for -duration; write→receive quantiles
+  idle        -streams streams held open for -hold: memory, liveness, fan-out
+  lastn       lines=1000 on a 1 GiB file against a 1 MiB file, -repeat times
+  html        format=html against format=text, 10% of lines coloured
+  plot        PNG plots from the JSON results in -in, into -out
+
+Run "logtail-bench COMMAND -h" for the flags.
+`
+
+// run is the whole tool; main only adds signals and the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	cmd := args[0]
+	if cmd == "plot" {
+		return runPlot(args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("logtail-bench "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	e := &env{stderr: stderr}
+	fs.StringVar(&e.dir, "dir", filepath.Join(os.TempDir(), "logtail-bench"), "directory for the log files (logtaild's --root)")
+	fs.StringVar(&e.logtaildBin, "logtaild-bin", "", "logtaild binary (default: go build ./cmd/logtaild into -dir)")
+	fs.StringVar(&e.websocketdBin, "websocketd", "websocketd", "websocketd binary")
+	fs.StringVar(&e.frontailBin, "frontail", "bench/node_modules/.bin/frontail", "frontail binary")
+	fs.StringVar(&e.pinServer, "pin-server", "", "CPU list (taskset -c) for the server processes")
+	fs.StringVar(&e.pinClients, "pin-clients", "", "CPU list for this tool (the writer and the clients)")
+	fs.DurationVar(&e.heartbeat, "heartbeat", 30*time.Second, "logtaild's --heartbeat-interval")
+	targets := fs.String("target", "logtaild", "comma-separated targets: logtaild, websocketd, frontail, noop, tail")
+	clients := fs.String("clients", "1", "comma-separated client counts")
+	lines := fs.Int64("lines", 200000, "throughput: lines written per run")
+	lineBytes := fs.Int("line-bytes", 100, "bytes per line, newline included (≥ 48)")
+	format := fs.String("format", "text", "logtaild's format= (text, html)")
+	repeat := fs.Int("repeat", 1, "runs per figure (median, min–max)")
+	duration := fs.Duration("duration", 30*time.Second, "latency: how long to write one line every 10 ms")
+	streams := fs.String("streams", "1000", "idle: comma-separated stream counts")
+	hold := fs.Duration("hold", 35*time.Second, "idle: how long to hold the streams before the liveness check")
+	calibrate := fs.Bool("calibrate", true, "throughput: also run the noop ceiling and flag results within 20% of it")
+	timeout := fs.Duration("timeout", 10*time.Minute, "stop everything after this long")
+	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *lineBytes < 48 {
+		return fmt.Errorf("-line-bytes %d: want at least 48", *lineBytes)
+	}
+	counts, err := intList(*clients)
+	if err != nil {
+		return fmt.Errorf("-clients: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	if err := os.MkdirAll(e.dir, 0o755); err != nil {
+		return err
+	}
+	if e.dir, err = filepath.Abs(e.dir); err != nil {
+		return err
+	}
+	if e.dir, err = filepath.EvalSymlinks(e.dir); err != nil {
+		return err
+	}
+	if err := pinSelf(e.pinClients); err != nil {
+		return err
+	}
+	tlist := strings.Split(*targets, ",")
+	if slices.Contains(tlist, targetLogtaild) || cmd == "html" {
+		if err := e.buildLogtaild(ctx); err != nil {
+			return err
+		}
+	}
+	spec := func(target string, c int) sessionSpec {
+		return sessionSpec{target: target, clients: c, expect: *lines, lineSize: *lineBytes, format: *format,
+			bufSize: 64 << 10, dialers: 8}
+	}
+
+	var results []Result
+	switch cmd {
+	case "throughput":
+		for _, c := range counts {
+			var ceiling float64
+			if *calibrate && !slices.Contains(tlist, targetNoop) {
+				sp := spec(targetNoop, c)
+				sp.expect = min(*lines, max(20000, 4000000/int64(c)))
+				r, err := e.repeatThroughput(ctx, sp, 1)
+				if err != nil {
+					return fmt.Errorf("noop calibration: %w", err)
+				}
+				ceiling = r.Total
+				results = append(results, r)
+			}
+			for _, t := range tlist {
+				r, err := e.repeatThroughput(ctx, spec(t, c), *repeat)
+				if err != nil {
+					return fmt.Errorf("throughput %s, %d clients: %w", t, c, err)
+				}
+				if ceiling > 0 {
+					r.Ceiling = ceiling
+					r.ClientLimited = r.Total >= 0.8*ceiling
+				}
+				results = append(results, r)
+			}
+		}
+	case "html":
+		for _, f := range []string{"text", "html"} {
+			sp := spec(targetLogtaild, counts[0])
+			sp.format, sp.ansiEvery = f, 10
+			r, err := e.repeatThroughput(ctx, sp, *repeat)
+			if err != nil {
+				return fmt.Errorf("html: format=%s: %w", f, err)
+			}
+			r.Kind = "html"
+			results = append(results, r)
+		}
+		if len(results) == 2 && results[0].Total > 0 {
+			results[1].Note = fmt.Sprintf("html/text = %.2f", results[1].Total/results[0].Total)
+		}
+	case "latency":
+		for _, c := range counts {
+			for _, t := range tlist {
+				r, err := e.latencyOnce(ctx, spec(t, c), *duration, 10*time.Millisecond)
+				if err != nil {
+					return fmt.Errorf("latency %s, %d clients: %w", t, c, err)
+				}
+				results = append(results, r)
+			}
+		}
+	case "idle":
+		ns, err := intList(*streams)
+		if err != nil {
+			return fmt.Errorf("-streams: %w", err)
+		}
+		for _, n := range ns {
+			for _, t := range tlist {
+				r, err := e.idleOnce(ctx, t, n, *hold)
+				if err != nil {
+					return fmt.Errorf("idle %s, %d streams: %w", t, n, err)
+				}
+				results = append(results, r)
+			}
+		}
+	case "lastn":
+		small, err := ensureFile(e.dir, "lastn-1MiB.log", 1<<20)
+		if err != nil {
+			return fmt.Errorf("lastn: %w", err)
+		}
+		large, err := ensureFile(e.dir, "lastn-1GiB.log", 1<<30)
+		if err != nil {
+			return fmt.Errorf("lastn: %w", err)
+		}
+		for _, t := range tlist {
+			for _, f := range []string{small, large} {
+				r, err := e.lastn(ctx, t, f, 1000, max(*repeat, 1))
+				if err != nil {
+					return fmt.Errorf("lastn %s %s: %w", t, f, err)
+				}
+				results = append(results, r)
+			}
+		}
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+	printResults(stdout, cmd, results)
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(results, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("-json: %w", err)
+		}
+	}
+	return nil
+}
+
+// repeatThroughput runs throughputOnce n times: the median run's figures,
+// with the range of the totals.
+func (e *env) repeatThroughput(ctx context.Context, sp sessionSpec, n int) (Result, error) {
+	var rs []Result
+	for range max(n, 1) {
+		r, err := e.throughputOnce(ctx, sp)
+		if err != nil {
+			return r, err
+		}
+		rs = append(rs, r)
+	}
+	slices.SortFunc(rs, func(a, b Result) int {
+		switch {
+		case a.Total < b.Total:
+			return -1
+		case a.Total > b.Total:
+			return 1
+		}
+		return 0
+	})
+	m := rs[len(rs)/2]
+	m.Runs, m.TotalMin, m.TotalMax = len(rs), rs[0].Total, rs[len(rs)-1].Total
+	for _, r := range rs { // any loss in any run shows
+		m.Lost, m.Repeated, m.OutOfOrder = max(m.Lost, r.Lost), max(m.Repeated, r.Repeated), max(m.OutOfOrder, r.OutOfOrder)
+	}
+	return m, nil
+}
+
+func (e *env) buildLogtaild(ctx context.Context) error {
+	if e.logtaildBin != "" {
+		return nil
+	}
+	e.logtaildBin = filepath.Join(e.dir, "logtaild.bin")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", e.logtaildBin, "github.com/logtail/logtail/cmd/logtaild")
+	cmd.Stderr = e.stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build logtaild (or give -logtaild-bin): %w", err)
+	}
+	return nil
+}
+
+func intList(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("%q: want positive whole numbers", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func printResults(w io.Writer, cmd string, rs []Result) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	defer tw.Flush()
+	switch cmd {
+	case "throughput", "html":
+		fmt.Fprintln(tw, "target\tformat\tclients\tlines\truns\tper client/s\ttotal/s\tmin–max\tlost\trepeated\treordered\tsrv µs/line\tsrv peak RSS KiB\tflag\t")
+		for _, r := range rs {
+			flagText := r.Note
+			if r.ClientLimited {
+				flagText = "client-limited " + flagText
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.0f\t%.0f\t%.0f–%.0f\t%d\t%d\t%d\t%.2f\t%d\t%s\t\n", r.Target, r.Format, r.Clients, r.Lines, r.Runs,
+				r.PerClient, r.Total, r.TotalMin, r.TotalMax, r.Lost, r.Repeated, r.OutOfOrder, r.CPUPerLineUs, r.PeakRSSKiB, flagText)
+		}
+	case "latency":
+		fmt.Fprintln(tw, "target\tclients\tlines\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tlost\trepeated\treordered\t")
+		for _, r := range rs {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t\n", r.Target, r.Clients, r.Lines, r.P50, r.P99, r.P999, r.Max, r.Lost, r.Repeated, r.OutOfOrder)
+		}
+	case "idle":
+		fmt.Fprintln(tw, "target\tstreams\tconnected\talive\tRSS KiB/stream\tPSS KiB/stream\tpeak RSS KiB\tfan-out ms\treached\tnote\t")
+		for _, r := range rs {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%.1f\t%d\t%.1f\t%d\t%s\t\n", r.Target, r.Streams, r.Connected, r.Alive, r.RSSPerStreamKiB, r.PSSPerStreamKiB, r.PeakRSSKiB, r.FanoutMs, r.Reached, r.Note)
+		}
+	case "lastn":
+		fmt.Fprintln(tw, "target\tfile bytes\tlines\truns\tmedian ms\tmin ms\tmax ms\tnote\t")
+		for _, r := range rs {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%s\t\n", r.Target, r.FileBytes, r.Lines, r.Runs, r.Ms, r.MsMin, r.MsMax, r.Note)
+		}
+	}
+}
