@@ -76,6 +76,8 @@ type Stream struct {
 	tagFor style  // the style tag was built for
 	tag    []byte // cached <span class="…"> for tagFor
 	buf    []byte // scratch: sanitised input for the library
+	run    []byte // scratch: text of one style in a line with escapes
+	runs   map[runKey]string
 }
 
 // AppendHTML appends the HTML for one line (without its trailing newline; a trailing '\r' is dropped)

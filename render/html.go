@@ -86,36 +86,26 @@ func (s *Stream) openTag() []byte {
 	return s.tag
 }
 
-// sentinel ends the library's input: it resets the style and writes one plain 'X', which is cut
-// from the output. It stops terminal-to-html from trimming trailing blanks and from turning a
-// blank line into &nbsp;.
-const sentinel = "\x1b[mX"
-
-// appendEscapes renders a line that holds at least one ESC.
+// appendEscapes renders a line that holds at least one ESC: its text in runs
+// of one style, escape sequences dropped and SGR applied to the state.
 func (s *Stream) appendEscapes(dst, line []byte) []byte {
-	// Build the library's input: sanitised text and canonical SGR sequences only.
-	buf := s.buf[:0]
-	var sent style // state the library has been given
-	styled := false
-	text := func(t []byte) {
-		if len(t) == 0 {
-			return
-		}
-		if s.st != sent {
-			buf = s.st.appendSGR(buf)
-			sent = s.st
-		}
-		if !s.st.isDefault() {
-			styled = true
-		}
-		buf = appendText(buf, t, false)
-	}
+	run := s.run[:0] // text in the current style, not yet rendered
+	runStyle := s.st
 	for i := 0; i < len(line); {
-		j := i
-		for j < len(line) && line[j] != esc {
-			j++
+		j := i + bytes.IndexByte(line[i:], esc)
+		if j < i {
+			j = len(line)
 		}
-		text(line[i:j])
+		if j > i {
+			if s.st != runStyle && len(run) > 0 {
+				dst = s.appendRun(dst, runStyle, run)
+				run = run[:0]
+			}
+			runStyle = s.st
+			// each piece is made valid on its own: bytes on both sides of a
+			// dropped sequence must not join into a character
+			run = appendText(run, line[i:j], false)
+		}
 		if j == len(line) {
 			break
 		}
@@ -125,23 +115,65 @@ func (s *Stream) appendEscapes(dst, line []byte) []byte {
 		}
 		i = end
 	}
+	dst = s.appendRun(dst, runStyle, run)
+	if cap(run) <= 1<<16 {
+		s.run = run
+	}
+	return dst
+}
 
-	if !styled {
-		// All text is unstyled, so buf holds no escape sequence: no need for the library.
-		dst = appendHTMLText(dst, buf)
-	} else {
-		buf = append(buf, sentinel...)
-		out := terminal.Render(buf)
-		if len(out) > 0 && out[len(out)-1] == 'X' {
-			out = out[:len(out)-1]
+// Runs up to maxCachedRun bytes are remembered, up to maxCachedRuns of them:
+// logs repeat their coloured words ("INFO", "ERROR", a level, a key), and the
+// library renders about 30 MB/s while a map lookup costs next to nothing.
+const (
+	maxCachedRun  = 64
+	maxCachedRuns = 4096
+)
+
+type runKey struct {
+	st   style
+	text string
+}
+
+// appendRun appends text (valid UTF-8, no controls) in style st. Unstyled text
+// is only escaped; styled text is rendered by terminal-to-html from the
+// canonical SGR sequence of st.
+func (s *Stream) appendRun(dst []byte, st style, text []byte) []byte {
+	if len(text) == 0 {
+		return dst
+	}
+	if st.isDefault() {
+		return appendHTMLText(dst, text)
+	}
+	cacheable := len(text) <= maxCachedRun
+	if cacheable {
+		if html, ok := s.runs[runKey{st, string(text)}]; ok {
+			return append(dst, html...)
 		}
-		dst = append(dst, out...)
+	}
+	buf := st.appendSGR(s.buf[:0])
+	buf = append(buf, text...) // already made valid by appendEscapes
+	buf = append(buf, sentinel...)
+	out := terminal.Render(buf)
+	if len(out) > 0 && out[len(out)-1] == 'X' {
+		out = out[:len(out)-1]
 	}
 	if cap(buf) <= 1<<16 {
 		s.buf = buf
 	}
-	return dst
+	if cacheable {
+		if s.runs == nil || len(s.runs) >= maxCachedRuns {
+			s.runs = make(map[runKey]string)
+		}
+		s.runs[runKey{st, string(text)}] = out
+	}
+	return append(dst, out...)
 }
+
+// sentinel ends the library's input: it resets the style and writes one plain 'X', which is cut
+// from the output. It stops terminal-to-html from trimming trailing blanks and from turning a
+// blank line into &nbsp;.
+const sentinel = "\x1b[mX"
 
 // Advance carries the colour state over line without rendering it: the
 // follower of a file calls it for lines nobody wants as HTML, so that the

@@ -519,3 +519,24 @@ func BenchmarkAppendText(b *testing.B) {
 // BenchmarkAppendHTMLAllColour renders lines that all carry colour codes, so every line goes
 // through terminal-to-html.
 func BenchmarkAppendHTMLAllColour(b *testing.B) { benchHTML(b, 1) }
+
+// BenchmarkAppendHTMLLevels is the common coloured log: one line in ten has
+// a coloured level word ("ERROR"), the rest of it plain.
+func BenchmarkAppendHTMLLevels(b *testing.B) {
+	lines, total := benchLines(1000, 0)
+	levels := []string{"\x1b[31mERROR\x1b[0m", "\x1b[33mWARN\x1b[0m", "\x1b[1;35mFATAL\x1b[0m"}
+	for i := 0; i < len(lines); i += 10 {
+		l := append([]byte(levels[i/10%len(levels)]+" "), lines[i]...)
+		total += len(l) - len(lines[i])
+		lines[i] = l
+	}
+	b.SetBytes(int64(total))
+	b.ReportAllocs()
+	var s Stream
+	var out []byte
+	for b.Loop() {
+		for _, l := range lines {
+			out = s.AppendHTML(out[:0], l)
+		}
+	}
+}
