@@ -436,7 +436,7 @@ func TestDemoLogs(t *testing.T) {
 		if !wsconn.IsClose(err, 1000) {
 			t.Fatalf("closed with %v", err)
 		}
-		for _, want := range []string{`<span class="term-fg31">ERROR</span>`, `&lt;script&gt;alert(1)&lt;&#47;script&gt;`,
+		for _, want := range []string{`<span class="term-fg31">ERROR</span>`, `&lt;script&gt;alert(1)&lt;/script&gt;`,
 			`<span class="term-fg35 term-fg1">2026-11-23T10:38:00Z still magenta from the line before</span>, then plain`, "你好"} {
 			if !strings.Contains(got, want) {
 				t.Errorf("missing %q in:\n%s", want, got)
