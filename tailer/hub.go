@@ -105,6 +105,10 @@ type Batch struct {
 
 func (b *Batch) size() int64 { return int64(len(b.Raw) + len(b.HTML)) }
 
+// queueBatches bounds a subscriber's queue in batches, besides QueueBytes:
+// its channel's buffer is memory every idle stream holds (8 bytes a slot).
+const queueBatches = 256
+
 // Options say what a subscriber wants.
 type Options struct {
 	Lines int       // the last Lines lines first
@@ -161,7 +165,7 @@ func (h *Hub) Subscribe(name string, opt Options) (*Subscription, error) {
 
 	s := &Subscription{f: f, html: opt.HTML, limit: int64(h.cfg.QueueBytes)}
 	s.lastTaken.Store(time.Now().UnixNano())
-	s.c = make(chan *Batch, 1024)
+	s.c = make(chan *Batch, queueBatches)
 	s.C = s.c
 	reply := make(chan error, 1)
 	select {

@@ -25,16 +25,26 @@ type sender struct {
 }
 
 func newSender(c *wsconn.Conn, q query, st *streamStats) *sender {
-	return &sender{c: c, format: q.format, html: q.html, msg: wsconn.Buffer(), st: st}
+	return &sender{c: c, format: q.format, html: q.html, st: st}
 }
 
 // release gives the frame buffer back to the pool.
-func (s *sender) release() { wsconn.PutBuffer(s.msg) }
+// release gives the frame buffer back to the pool between bursts: an idle
+// stream holds none (32 KiB each would be most of an idle stream's memory).
+func (s *sender) release() {
+	if s.msg != nil && !s.open {
+		wsconn.PutBuffer(s.msg)
+		s.msg = nil
+	}
+}
 
-func (s *sender) len() int { return len(s.msg) - wsconn.HeaderRoom }
+func (s *sender) len() int { return max(len(s.msg)-wsconn.HeaderRoom, 0) }
 
 // add puts a batch into frames, writing those that are full.
 func (s *sender) add(b *tailer.Batch) error {
+	if s.msg == nil {
+		s.msg = wsconn.Buffer()
+	}
 	s.st.lines += b.Lines
 	switch s.format {
 	case "json":

@@ -312,6 +312,7 @@ func (d *Daemon) pump(s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor
 			if err != nil {
 				return 0, "", err
 			}
+			s.release() // nothing held while the stream is idle
 			if !ok {
 				return closeFor(sub.Err())
 			}
