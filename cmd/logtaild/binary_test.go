@@ -47,6 +47,40 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("unreadable file as nobody", func(t *testing.T) {
+		// Root reads everything, and tests run as root in CI: run the daemon
+		// as nobody to see a file it may not read refused (403), not hung.
+		if os.Geteuid() != 0 {
+			t.Skip("not root: TestHostileFiles/no_read_permission covers it in-process")
+		}
+		dir, err := os.MkdirTemp("", "logtaild-perm-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		os.Chmod(dir, 0o755) // nobody may enter it and run the binary
+		nbin := filepath.Join(dir, "logtaild")
+		data, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(nbin, data, 0o755)
+		secret := filepath.Join(dir, "secret.log")
+		os.WriteFile(secret, []byte("secret\n"), 0o600)
+		open := filepath.Join(dir, "open.log")
+		os.WriteFile(open, []byte("open\n"), 0o644)
+		cmd := exec.Command(nbin, "--addr", "127.0.0.1:0", "--log-format", "json", "--root", dir)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		_, addr := startCmd(t, cmd)
+		if got := dialStatus(t, "ws://"+addr+secret, nil); got != 403 {
+			t.Errorf("unreadable file: %d, want 403", got)
+		}
+		got, err := readAll(t, dialOK(t, "ws://"+addr+open+"?format=text"))
+		if got != "open\n" || !wsconn.IsClose(err, 1000) {
+			t.Errorf("the readable file after: %q, %v", got, err)
+		}
+	})
+
 	t.Run("version", func(t *testing.T) {
 		out, err := exec.Command(bin, "--version").Output()
 		if err != nil || string(out) != "logtaild v9.8.7-test\n" {
@@ -122,7 +156,12 @@ func TestBinary(t *testing.T) {
 // log line, returning the command and the address.
 func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	return startCmd(t, exec.Command(bin, append([]string{"--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...))
+}
+
+// startCmd starts a prepared daemon command and returns its address.
+func startCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, string) {
+	t.Helper()
 	cmd.Env = []string{}
 	stderr, logw := io.Pipe()
 	cmd.Stderr = logw // Wait returns once the process is gone and its log copied

@@ -672,7 +672,7 @@ func oddFiles(t *testing.T, td *testDaemon) {
 		os.Chmod(p, 0)
 		defer os.Chmod(p, 0o644)
 		if os.Geteuid() == 0 {
-			t.Skip("running as root: read permission cannot be denied (the sandbox maps EACCES to 403)")
+			t.Skip("running as root: TestBinary/unreadable_file_as_nobody runs the daemon as nobody for this")
 		}
 		if got := dialStatus(t, td.url(p, ""), nil); got != 403 && got != 404 {
 			t.Errorf("unreadable file: %d, want 403 or 404", got)
