@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.uber.org/goleak"
 	"net"
 	"net/http"
 	"os"
@@ -43,7 +44,15 @@ func testMain(m *testing.M) int {
 			return 1
 		}
 	}
-	return m.Run()
+	code := m.Run()
+	if code == 0 {
+		// every stream, retry loop and output goroutine of every run must be gone
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left over:", err)
+			return 1
+		}
+	}
+	return code
 }
 
 // daemon is a real logtaild subprocess on 127.0.0.1.
