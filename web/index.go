@@ -51,12 +51,12 @@ func (h *Handler) Index(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	offset, err := intParam(q, "offset", 0, 1<<31-1)
 	if err != nil {
-		plain(w, http.StatusBadRequest, err.Error())
+		Refuse(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	limit, err := intParam(q, "limit", defaultLimit, maxLimit)
 	if err != nil {
-		plain(w, http.StatusBadRequest, err.Error())
+		Refuse(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if limit == 0 {

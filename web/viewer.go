@@ -37,11 +37,11 @@ func (h *Handler) Viewer(w http.ResponseWriter, r *http.Request, name string) {
 	p := page{Name: name, Base: filepath.Base(name), Version: h.cfg.Version}
 	var err error
 	if p.Lines, err = intParam(q, "lines", defaultLines, 1<<31-1); err != nil {
-		plain(w, http.StatusBadRequest, err.Error())
+		Refuse(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if p.Cap, err = intParam(q, "cap", defaultCap, maxCap); err != nil {
-		plain(w, http.StatusBadRequest, err.Error())
+		Refuse(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if p.Cap == 0 {

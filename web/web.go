@@ -120,7 +120,7 @@ func (h *Handler) Assets(w http.ResponseWriter, r *http.Request) {
 	}
 	a, ok := h.assets[strings.TrimPrefix(r.URL.Path, Prefix)]
 	if !ok {
-		plain(w, http.StatusNotFound, "no such asset")
+		Refuse(w, http.StatusNotFound, "no such asset")
 		return
 	}
 	h.SetSecurityHeaders(w)
@@ -141,12 +141,13 @@ func pageMethod(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	w.Header().Set("Allow", "GET, HEAD")
-	plain(w, http.StatusMethodNotAllowed, "pages are read with GET")
+	Refuse(w, http.StatusMethodNotAllowed, "pages are read with GET")
 	return false
 }
 
-// plain answers with a status and a one-line reason, as the daemon's refusals.
-func plain(w http.ResponseWriter, status int, reason string) {
+// Refuse answers with a status and a one-line plain-text reason: every
+// refusal of the daemon, before a page or a stream, looks like this.
+func Refuse(w http.ResponseWriter, status int, reason string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
@@ -158,7 +159,7 @@ func plain(w http.ResponseWriter, status int, reason string) {
 func (h *Handler) render(w http.ResponseWriter, t *template.Template, data any) {
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
-		plain(w, http.StatusInternalServerError, "cannot render the page")
+		Refuse(w, http.StatusInternalServerError, "cannot render the page")
 		return
 	}
 	h.SetSecurityHeaders(w)

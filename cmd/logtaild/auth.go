@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+
+	"github.com/logtail/logtail/web"
 )
 
 // tokenCookie carries a token given as ?token=T on to the page's assets,
@@ -58,7 +60,7 @@ func (d *Daemon) authorize(w http.ResponseWriter, r *http.Request, tc tokenCheck
 			d.metrics.Refused(http.StatusUnauthorized)
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="logtaild"`)
-		refuse(w, http.StatusUnauthorized, "a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN")
+		web.Refuse(w, http.StatusUnauthorized, "a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN")
 		return false
 	}
 	if fromQuery && !isWebSocket(r) {

@@ -13,6 +13,7 @@ import (
 	"github.com/logtail/logtail/render"
 	"github.com/logtail/logtail/sandbox"
 	"github.com/logtail/logtail/tailer"
+	"github.com/logtail/logtail/web"
 	"github.com/logtail/logtail/wsconn"
 )
 
@@ -85,14 +86,6 @@ func parseQuery(raw string, maxLines int) (query, error) {
 	return q, nil
 }
 
-// refuse answers before the upgrade with a status and a one-line reason.
-func refuse(w http.ResponseWriter, status int, reason string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	fmt.Fprintln(w, reason)
-}
-
 // refuseErr maps an error from the sandbox or the tailer to a refusal.
 func (d *Daemon) refuseErr(w http.ResponseWriter, r *http.Request, err error) {
 	status, reason := http.StatusInternalServerError, "cannot read the file"
@@ -108,13 +101,13 @@ func (d *Daemon) refuseErr(w http.ResponseWriter, r *http.Request, err error) {
 	if isWebSocket(r) {
 		d.metrics.Refused(status)
 	}
-	refuse(w, status, reason)
+	web.Refuse(w, status, reason)
 }
 
 // refuseStream refuses a stream handshake, counting it.
 func (d *Daemon) refuseStream(w http.ResponseWriter, status int, reason string) {
 	d.metrics.Refused(status)
-	refuse(w, status, reason)
+	web.Refuse(w, status, reason)
 }
 
 func isWebSocket(r *http.Request) bool {
