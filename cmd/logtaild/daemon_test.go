@@ -270,6 +270,7 @@ func TestRefusedBeforeUpgrade(t *testing.T) {
 		{"unknown format", p, "format=xml", nil, 400},
 		{"repeated lines", p, "lines=1&lines=2", nil, 400},
 		{"bad tail", p, "tail=yes", nil, 400},
+		{"from without tail", p, "from=1:2:3", nil, 400},
 		{"foreign origin", p, "", http.Header{"Origin": {"http://evil.example"}}, 403},
 	}
 	for _, tt := range tests {

@@ -83,6 +83,9 @@ func parseQuery(raw string, maxLines int) (query, error) {
 			return q, fmt.Errorf("format=%.20q: want html, text or json", v[0])
 		}
 	}
+	if q.from != nil && !q.tail {
+		return q, errors.New("from= resumes a followed stream: add tail=1")
+	}
 	return q, nil
 }
 
