@@ -179,12 +179,15 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("too many streams (--max-streams %d); try again later", d.cfg.MaxStreams))
 		return
 	}
-	defer d.streams.Add(-1)
 	d.wg.Add(1)
-	defer d.wg.Done()
+	done := func() { // when the stream has ended, wherever it ran
+		d.streams.Add(-1)
+		d.wg.Done()
+	}
 	if q.tail {
-		d.follow(w, r, name, q)
+		d.follow(w, r, name, q, done)
 	} else {
+		defer done()
 		d.last(w, r, name, q)
 	}
 }
@@ -245,38 +248,48 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 
 // follow sends the last lines, then every new one, until the client leaves,
 // the daemon stops, the heartbeat fails or the client falls too far behind.
-func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q query) {
+func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q query, done func()) {
 	sub, err := d.hub.Subscribe(name, tailer.Options{Lines: q.lines, HTML: q.wantHTML(), From: q.from})
 	if err != nil {
 		d.refuseErr(w, r, err)
+		done()
 		return
 	}
-	defer sub.Close()
 	hb := heartbeat.New(d.cfg.HeartbeatInterval, d.cfg.HeartbeatTimeout)
-	defer hb.Stop()
 	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, hb.Pong)
 	if err != nil {
 		d.log.Info("handshake failed", "remote", r.RemoteAddr, "err", err)
+		hb.Stop()
+		sub.Close()
+		done()
 		return
 	}
 	st := d.opened(r, name, q)
-	s := newSender(c, q, st)
-	defer s.release()
-	code, reason, err := d.pump(s, sub, hb)
-	d.reportSent(st)
-	switch {
-	case errors.Is(err, heartbeat.ErrTimeout):
-		d.metrics.HeartbeatTimeout()
-	case code == wsconn.CodeTryAgainLater:
-		d.metrics.SlowClose()
-	}
-	switch {
-	case err != nil:
-		c.Abort()
-	default:
-		c.Close(code, reason)
-	}
-	d.closed(st, code, err)
+	// The stream lives on in a goroutine of its own and the handler returns:
+	// net/http's connection goroutine, its grown stack and the request go
+	// away, which is most of what an idle stream would otherwise hold.
+	go func() {
+		defer done()
+		defer sub.Close()
+		defer hb.Stop()
+		s := newSender(c, q, st)
+		defer s.release()
+		code, reason, err := d.pump(s, sub, hb)
+		d.reportSent(st)
+		switch {
+		case errors.Is(err, heartbeat.ErrTimeout):
+			d.metrics.HeartbeatTimeout()
+		case code == wsconn.CodeTryAgainLater:
+			d.metrics.SlowClose()
+		}
+		switch {
+		case err != nil:
+			c.Abort()
+		default:
+			c.Close(code, reason)
+		}
+		d.closed(st, code, err)
+	}()
 }
 
 // pump is the connection's writer loop. It returns the close code to send,
