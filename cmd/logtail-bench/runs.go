@@ -63,19 +63,11 @@ type Result struct {
 // clients follow. Figures of one run.
 func (e *env) throughputOnce(ctx context.Context, sp sessionSpec) (Result, error) {
 	r := Result{Kind: "throughput", Target: sp.target, Clients: sp.clients, Format: sp.format, Lines: sp.expect, LineBytes: sp.lineSize, Runs: 1}
-	s, err := e.open(ctx, sp)
+	s, err := e.openAll(ctx, sp)
 	if err != nil {
 		return r, err
 	}
 	defer s.close()
-	if s.failed > 0 {
-		return r, fmt.Errorf("%d of %d clients failed to connect: %w", s.failed, sp.clients, s.dialErr)
-	}
-	if n, err := s.waitReady(ctx, 30*time.Second); err != nil {
-		return r, err
-	} else if n < len(s.fol) {
-		return r, fmt.Errorf("only %d of %d clients follow the file", n, len(s.fol))
-	}
 	pids := s.serverPids()
 	cpu0 := cpuTicks(pids)
 	start := time.Now()
@@ -132,19 +124,11 @@ func (e *env) latencyOnce(ctx context.Context, sp sessionSpec, duration, interva
 	sp.expect = int64(duration / interval)
 	sp.latency = true
 	r := Result{Kind: "latency", Target: sp.target, Clients: sp.clients, Format: sp.format, Lines: sp.expect, LineBytes: sp.lineSize, Runs: 1}
-	s, err := e.open(ctx, sp)
+	s, err := e.openAll(ctx, sp)
 	if err != nil {
 		return r, err
 	}
 	defer s.close()
-	if s.failed > 0 {
-		return r, fmt.Errorf("%d of %d clients failed to connect: %w", s.failed, sp.clients, s.dialErr)
-	}
-	if n, err := s.waitReady(ctx, 30*time.Second); err != nil {
-		return r, err
-	} else if n < len(s.fol) {
-		return r, fmt.Errorf("only %d of %d clients follow the file", n, len(s.fol))
-	}
 	tick := time.NewTicker(interval)
 	buf := make([]byte, 0, sp.lineSize)
 	for seq := int64(0); seq < sp.expect; seq++ {
@@ -329,4 +313,25 @@ func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// openAll opens a session whose every client must be connected and following
+// before a measurement starts; it is closed again when one is not.
+func (e *env) openAll(ctx context.Context, sp sessionSpec) (*session, error) {
+	s, err := e.open(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	if s.failed > 0 {
+		s.close()
+		return nil, fmt.Errorf("%d of %d clients failed to connect: %w", s.failed, sp.clients, s.dialErr)
+	}
+	if n, err := s.waitReady(ctx, 30*time.Second); err != nil {
+		s.close()
+		return nil, err
+	} else if n < len(s.fol) {
+		s.close()
+		return nil, fmt.Errorf("only %d of %d clients follow the file", n, len(s.fol))
+	}
+	return s, nil
 }
