@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -105,7 +106,9 @@ type follower struct {
 	waitTomb *tomb.Tomb    // ends the wait for the name
 	waiters  sync.WaitGroup
 
-	caughtUp   chan struct{} // a subscriber's queue emptied (see saturated)
+	caughtUp   chan struct{} // a subscriber's queue drained below half (see saturated)
+	full       atomic.Int64  // subscribers (live or catching up) whose queue is half full
+	buf        []byte        // one read block, reused
 	stallTimer *time.Timer   // wakes the follower to look for stalled subscribers
 	subs       map[*Subscription]struct{}
 	catching   map[*Subscription]*cursor // resuming subscribers not yet live
@@ -120,19 +123,24 @@ type follower struct {
 // goes at the pace of its slowest subscriber that is still reading. One that
 // has taken nothing for StallAfter is stalled: the others no longer wait for
 // it, and it is dropped when its queue overflows.
+// With no half-full queue (the usual case) it costs one load, however many
+// subscribers there are.
 func (f *follower) saturated() bool {
+	if f.full.Load() == 0 {
+		return false
+	}
 	now := time.Now().UnixNano()
 	stall := int64(f.hub.cfg.StallAfter)
 	for s := range f.subs {
-		full := s.queued.Load() >= s.limit/2 || len(s.c) >= cap(s.c)/2
-		if full && now-s.lastTaken.Load() < stall {
+		if s.half(s.queued.Load()) && now-s.lastTaken.Load() < stall {
 			return true
 		}
 	}
 	return false
 }
 
-// wake tells the follower a subscriber drained its queue. Safe from any goroutine.
+// wake tells the follower a subscriber's queue drained below half, or a
+// stall timer ran out. Safe from any goroutine.
 func (f *follower) wake() {
 	select {
 	case f.caughtUp <- struct{}{}:
@@ -151,6 +159,7 @@ func newFollower(h *Hub, name string, after <-chan struct{}) *follower {
 		done:     make(chan struct{}),
 		subs:     make(map[*Subscription]struct{}),
 		catching: make(map[*Subscription]*cursor),
+		buf:      make([]byte, readBlock+1),
 	}
 }
 
@@ -279,7 +288,7 @@ func (f *follower) handle(r request) {
 		// sent even without lines: it tells the client where it stands
 		b := NewBatch(raw, s.html, new(render.Stream))
 		b.End = Position{Dev: f.cur.id.dev, Ino: f.cur.id.ino, Offset: end}
-		s.queued.Add(b.size())
+		s.charge(s.cost(b))
 		s.c <- b // the queue is empty: this cannot block
 	}
 	if s.html {
@@ -301,6 +310,7 @@ func (f *follower) end(s *Subscription, err error) {
 		c.close()
 		delete(f.catching, s)
 	}
+	s.drop()
 	s.err = err
 	close(s.c)
 }
@@ -390,7 +400,7 @@ func (f *follower) reopen() {
 // It reports whether it reached the end: it stops early while every
 // subscriber's queue is full, and reads on when one has caught up (wake).
 func (f *follower) read(src *source) bool {
-	buf := make([]byte, readBlock+1)
+	buf := f.buf
 	for {
 		if f.saturated() {
 			// look again when a subscriber that takes nothing counts as stalled

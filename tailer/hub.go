@@ -3,6 +3,7 @@ package tailer
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -107,6 +108,8 @@ func (b *Batch) size() int64 { return int64(len(b.Raw) + len(b.HTML)) }
 
 // queueBatches bounds a subscriber's queue in batches, besides QueueBytes:
 // its channel's buffer is memory every idle stream holds (8 bytes a slot).
+// A batch is charged at least QueueBytes/queueBatches, so that the byte
+// bound is also the batch bound and one counter says how full a queue is.
 const queueBatches = 256
 
 // Options say what a subscriber wants.
@@ -163,7 +166,8 @@ func (h *Hub) Subscribe(name string, opt Options) (*Subscription, error) {
 	f.refs++
 	h.mu.Unlock()
 
-	s := &Subscription{f: f, html: opt.HTML, limit: int64(h.cfg.QueueBytes)}
+	limit := int64(h.cfg.QueueBytes)
+	s := &Subscription{f: f, html: opt.HTML, limit: limit, minCost: (limit + queueBatches - 1) / queueBatches}
 	s.lastTaken.Store(time.Now().UnixNano())
 	s.c = make(chan *Batch, queueBatches)
 	s.C = s.c
@@ -222,11 +226,12 @@ func (h *Hub) Close() error {
 type Subscription struct {
 	C <-chan *Batch
 
-	c      chan *Batch
-	f      *follower
-	html   bool
-	limit  int64
-	queued atomic.Int64
+	c       chan *Batch
+	f       *follower
+	html    bool
+	limit   int64
+	minCost int64        // what the smallest batch is charged (see queueBatches)
+	queued  atomic.Int64 // charged for the batches in c; endedQueue after end
 	// lastTaken is when the subscriber last took a batch, or got one into an
 	// empty queue (UnixNano): one that takes nothing for StallAfter while it
 	// has something to take no longer paces the follower.
@@ -242,8 +247,41 @@ func (s *Subscription) Err() error { return s.err }
 // Release tells the follower that b has left the subscriber's queue.
 func (s *Subscription) Release(b *Batch) {
 	s.lastTaken.Store(time.Now().UnixNano())
-	if s.queued.Add(-b.size()) < s.limit/2 {
+	if _, drained := s.charge(-s.cost(b)); drained {
 		s.f.wake() // the follower may be waiting for us to catch up
+	}
+}
+
+// ended is what queued is set to when a subscription ends: far below any
+// threshold, so that late Releases cross none.
+const endedQueue = math.MinInt64 / 4
+
+func (s *Subscription) cost(b *Batch) int64 { return max(b.size(), s.minCost) }
+
+// half reports whether a queue holding q is half full: the follower waits
+// for such a subscriber (see saturated), and a catching-up one stops there.
+func (s *Subscription) half(q int64) bool { return q >= s.limit/2 }
+
+// charge adds n to the queue and keeps the follower's count of half-full
+// queues: each call that crosses the half mark moves it. It reports a
+// crossing downwards, after which the follower may read on. Every change of
+// queued goes through one atomic add, so crossings alternate strictly.
+func (s *Subscription) charge(n int64) (q int64, drained bool) {
+	q = s.queued.Add(n)
+	switch was := q - n; {
+	case s.half(q) && !s.half(was):
+		s.f.full.Add(1)
+	case !s.half(q) && s.half(was):
+		s.f.full.Add(-1)
+		return q, true
+	}
+	return q, false
+}
+
+// drop takes an ending subscription out of the count of half-full queues.
+func (s *Subscription) drop() {
+	if s.half(s.queued.Swap(endedQueue)) {
+		s.f.full.Add(-1)
 	}
 }
 
@@ -260,11 +298,12 @@ func (s *Subscription) Close() {
 
 // offer queues b unless the subscriber is too far behind.
 func (s *Subscription) offer(b *Batch) bool {
-	q := s.queued.Add(b.size())
+	c := s.cost(b)
+	q, _ := s.charge(c)
 	if q > s.limit {
 		return false
 	}
-	if q == b.size() { // it had nothing to take until now: not idle so far
+	if q == c { // it had nothing to take until now: not idle so far
 		s.lastTaken.Store(time.Now().UnixNano())
 	}
 	select {

@@ -60,8 +60,8 @@ func (f *follower) resume(s *Subscription, pos Position) {
 
 // advance feeds a catching-up subscriber while its queue has room.
 func (f *follower) advance(s *Subscription, c *cursor) {
-	buf := make([]byte, readBlock+1)
-	for s.queued.Load() < s.limit/2 && len(s.c) < cap(s.c)/2 {
+	buf := f.buf
+	for !s.half(s.queued.Load()) {
 		if c.src.file == nil { // on to the current file, from its start
 			if f.cur == nil {
 				return // the name does not exist now: wait for it
