@@ -2,9 +2,11 @@ package wsconn
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -40,7 +42,8 @@ type Config struct {
 	// MaxMessage is the largest message a client may send; larger ones are
 	// refused with 1009 without being read. Default 64 KiB.
 	MaxMessage int64
-	// WriteTimeout bounds every write. Default 10s.
+	// WriteTimeout bounds every write: a write fails when the peer has taken
+	// nothing for between WriteTimeout/2 and WriteTimeout. Default 10s.
 	WriteTimeout time.Duration
 	// CloseWait is how long a close waits for the peer's close. Default 2s.
 	CloseWait time.Duration
@@ -94,6 +97,7 @@ type Conn struct {
 	readDone chan struct{}
 	onPong   func()
 	closed   sync.Once
+	deadline time.Time // the write deadline set last
 }
 
 // Upgrade completes the handshake of a request the caller has already
@@ -137,21 +141,29 @@ func (c *Conn) Events() <-chan Event { return c.events }
 // RemoteAddr is the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
+// Buffer returns an empty message with room for its frame header: append
+// the payload and pass it to WriteText. GetBuffer is the pooled form.
+func Buffer() []byte { return make([]byte, HeaderRoom, HeaderRoom+512) }
+
 // buffers start small: a line sent to 10,000 idle streams at once takes
 // 10,000 buffers at once. One that grew under load goes back grown.
 var buffers = sync.Pool{New: func() any { b := make([]byte, HeaderRoom, HeaderRoom+4<<10); return &b }}
 
-// Buffer returns an empty message with room for its frame header; append the
-// payload and pass it to WriteText, then give it back with PutBuffer.
-func Buffer() []byte { return (*buffers.Get().(*[]byte))[:HeaderRoom] }
+// GetBuffer is Buffer from a pool: *b is an empty message. Give it back with
+// PutBuffer, after storing the grown slice in *b. (The pool holds pointers,
+// so that a round trip allocates nothing.)
+func GetBuffer() *[]byte {
+	b := buffers.Get().(*[]byte)
+	*b = (*b)[:HeaderRoom]
+	return b
+}
 
-// PutBuffer returns a buffer from Buffer to the pool.
-func PutBuffer(b []byte) {
-	if cap(b) > 1<<20 { // keep the pool's memory bounded
+// PutBuffer returns a buffer from GetBuffer to the pool.
+func PutBuffer(b *[]byte) {
+	if cap(*b) > 1<<20 { // keep the pool's memory bounded
 		return
 	}
-	b = b[:HeaderRoom]
-	buffers.Put(&b)
+	buffers.Put(b)
 }
 
 // WriteText sends msg (from Buffer, payload appended) as one text frame in
@@ -175,27 +187,37 @@ func (c *Conn) control(op ws.OpCode, payload []byte) error {
 // writeFrame puts the frame header in the room before the payload and writes
 // both at once.
 func (c *Conn) writeFrame(op ws.OpCode, msg []byte) error {
-	payload := int64(len(msg) - HeaderRoom)
-	h := ws.Header{Fin: true, OpCode: op, Length: payload}
-	n := ws.HeaderSize(h)
-	start := HeaderRoom - n
-	if err := ws.WriteHeader(&sliceWriter{b: msg[start:HeaderRoom]}, h); err != nil {
-		return err
+	start := putHeader(msg, op, len(msg)-HeaderRoom)
+	// The deadline is moved on only when half of it is used up: moving a
+	// timer for each frame costs a tenth of the write when one line goes to
+	// thousands of streams at once.
+	if now := time.Now(); c.deadline.Sub(now) < c.cfg.WriteTimeout/2 {
+		c.deadline = now.Add(c.cfg.WriteTimeout)
+		c.nc.SetWriteDeadline(c.deadline)
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
 	_, err := c.nc.Write(msg[start:])
 	return err
 }
 
-type sliceWriter struct{ b []byte }
-
-func (w *sliceWriter) Write(p []byte) (int, error) {
-	n := copy(w.b, p)
-	w.b = w.b[n:]
-	if n < len(p) {
-		return n, io.ErrShortWrite
+// putHeader writes the header of an unmasked final frame of n payload bytes
+// into the HeaderRoom bytes before them and returns where it starts
+// (RFC 6455 section 5.2; ws.WriteHeader would allocate for each frame).
+func putHeader(msg []byte, op ws.OpCode, n int) (start int) {
+	switch {
+	case n < 126:
+		start = HeaderRoom - 2
+		msg[start+1] = byte(n)
+	case n <= math.MaxUint16:
+		start = HeaderRoom - 4
+		msg[start+1] = 126
+		binary.BigEndian.PutUint16(msg[start+2:], uint16(n))
+	default:
+		start = HeaderRoom - 10
+		msg[start+1] = 127
+		binary.BigEndian.PutUint64(msg[start+2:], uint64(n))
 	}
-	return n, nil
+	msg[start] = 0x80 | byte(op)
+	return start
 }
 
 // Close sends a close frame with code and reason, waits a little for the

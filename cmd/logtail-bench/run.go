@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	duration := fs.Duration("duration", 30*time.Second, "latency: how long to write one line every 10 ms")
 	streams := fs.String("streams", "1000", "idle: comma-separated stream counts")
 	hold := fs.Duration("hold", 35*time.Second, "idle: how long to hold the streams before the liveness check")
+	fanouts := fs.Int("fanouts", 5, "idle: lines sent one at a time to all streams (fan-out median, min–max)")
 	calibrate := fs.Bool("calibrate", true, "throughput: also run the noop ceiling and flag results within 20% of it")
 	timeout := fs.Duration("timeout", 10*time.Minute, "stop everything after this long")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
@@ -158,7 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		for _, n := range ns {
 			for _, t := range tlist {
-				r, err := e.idleOnce(ctx, t, n, *hold)
+				r, err := e.idleOnce(ctx, t, n, *hold, *fanouts)
 				if err != nil {
 					return fmt.Errorf("idle %s, %d streams: %w", t, n, err)
 				}
@@ -269,9 +270,9 @@ func printResults(w io.Writer, cmd string, rs []Result) {
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t\n", r.Target, r.Clients, r.Lines, r.P50, r.P99, r.P999, r.Max, r.Lost, r.Repeated, r.OutOfOrder)
 		}
 	case "idle":
-		fmt.Fprintln(tw, "target\tstreams\tconnected\talive\tRSS KiB/stream\tPSS KiB/stream\tpeak RSS KiB\tfan-out ms\treached\tnote\t")
+		fmt.Fprintln(tw, "target\tstreams\tconnected\talive\tRSS KiB/stream\tPSS KiB/stream\tpeak RSS KiB\tfan-out ms (min–max)\treached\tnote\t")
 		for _, r := range rs {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%.1f\t%d\t%.1f\t%d\t%s\t\n", r.Target, r.Streams, r.Connected, r.Alive, r.RSSPerStreamKiB, r.PSSPerStreamKiB, r.PeakRSSKiB, r.FanoutMs, r.Reached, r.Note)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%.1f\t%d\t%.1f (%.1f–%.1f)\t%d\t%s\t\n", r.Target, r.Streams, r.Connected, r.Alive, r.RSSPerStreamKiB, r.PSSPerStreamKiB, r.PeakRSSKiB, r.FanoutMs, r.FanoutMinMs, r.FanoutMaxMs, r.Reached, r.Note)
 		}
 	case "lastn":
 		fmt.Fprintln(tw, "target\tfile bytes\tlines\truns\tmedian ms\tmin ms\tmax ms\tnote\t")

@@ -47,7 +47,9 @@ type Result struct {
 	Alive           int     `json:"alive,omitempty"`
 	RSSPerStreamKiB float64 `json:"rss_per_stream_kib,omitempty"`
 	PSSPerStreamKiB float64 `json:"pss_per_stream_kib,omitempty"`
-	FanoutMs        float64 `json:"fanout_ms,omitempty"`
+	FanoutMs        float64 `json:"fanout_ms,omitempty"` // median of the rounds
+	FanoutMinMs     float64 `json:"fanout_min_ms,omitempty"`
+	FanoutMaxMs     float64 `json:"fanout_max_ms,omitempty"`
 	Reached         int     `json:"reached,omitempty"`
 
 	// lastn (ms, median of runs)
@@ -169,10 +171,12 @@ func (e *env) latencyOnce(ctx context.Context, sp sessionSpec, duration, interva
 }
 
 // idleOnce holds n streams open for hold: memory per stream, how long one
-// line takes to reach them all, and how many are still alive after hold.
-func (e *env) idleOnce(ctx context.Context, target string, n int, hold time.Duration) (Result, error) {
-	r := Result{Kind: "idle", Target: target, Streams: n, Runs: 1}
-	sp := sessionSpec{target: target, clients: n, expect: 2, lineSize: 100, format: "text", bufSize: 2048, dialers: 16}
+// line takes to reach them all (rounds lines, 100 ms apart: median, min and
+// max), and how many are still alive after hold.
+func (e *env) idleOnce(ctx context.Context, target string, n int, hold time.Duration, rounds int) (Result, error) {
+	rounds = max(rounds, 1)
+	r := Result{Kind: "idle", Target: target, Streams: n, Runs: rounds}
+	sp := sessionSpec{target: target, clients: n, expect: int64(rounds) + 1, lineSize: 100, format: "text", bufSize: 2048, dialers: 16}
 	s, err := e.open(ctx, sp)
 	if err != nil {
 		r.Note = err.Error()
@@ -212,17 +216,35 @@ func (e *env) idleOnce(ctx context.Context, target string, n int, hold time.Dura
 		}
 		return got, time.Duration(last - t0.UnixNano()), nil
 	}
-	got, d, err := fanout(0)
-	if err != nil {
+	pause := func(d time.Duration) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+			return nil
+		}
+	}
+	var times []float64
+	r.Reached = n
+	for seq := range int64(rounds) {
+		if seq > 0 {
+			if err := pause(100 * time.Millisecond); err != nil {
+				return r, err
+			}
+		}
+		got, d, err := fanout(seq)
+		if err != nil {
+			return r, err
+		}
+		r.Reached = min(r.Reached, got)
+		times = append(times, float64(d)/1e6)
+	}
+	r.FanoutMs = median(times)
+	r.FanoutMinMs, r.FanoutMaxMs = slices.Min(times), slices.Max(times)
+	if err := pause(hold); err != nil {
 		return r, err
 	}
-	r.Reached, r.FanoutMs = got, float64(d)/1e6
-	select {
-	case <-ctx.Done():
-		return r, ctx.Err()
-	case <-time.After(hold):
-	}
-	alive, _, err := fanout(1)
+	alive, _, err := fanout(int64(rounds))
 	if err != nil {
 		return r, err
 	}

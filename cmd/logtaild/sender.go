@@ -14,8 +14,9 @@ import (
 type sender struct {
 	c      *wsconn.Conn
 	format string
-	html   bool   // json lines in their HTML form
-	msg    []byte // a frame in the making, after wsconn.HeaderRoom bytes
+	html   bool    // json lines in their HTML form
+	msg    []byte  // a frame in the making, after wsconn.HeaderRoom bytes
+	buf    *[]byte // where msg came from (wsconn.GetBuffer), nil when none is held
 	st     *streamStats
 
 	// json only
@@ -28,13 +29,13 @@ func newSender(c *wsconn.Conn, q query, st *streamStats) *sender {
 	return &sender{c: c, format: q.format, html: q.html, st: st}
 }
 
-// release gives the frame buffer back to the pool.
 // release gives the frame buffer back to the pool between bursts: an idle
 // stream holds none (32 KiB each would be most of an idle stream's memory).
 func (s *sender) release() {
-	if s.msg != nil && !s.open {
-		wsconn.PutBuffer(s.msg)
-		s.msg = nil
+	if s.buf != nil && !s.open {
+		*s.buf = s.msg
+		wsconn.PutBuffer(s.buf)
+		s.buf, s.msg = nil, nil
 	}
 }
 
@@ -42,8 +43,9 @@ func (s *sender) len() int { return max(len(s.msg)-wsconn.HeaderRoom, 0) }
 
 // add puts a batch into frames, writing those that are full.
 func (s *sender) add(b *tailer.Batch) error {
-	if s.msg == nil {
-		s.msg = wsconn.Buffer()
+	if s.buf == nil {
+		s.buf = wsconn.GetBuffer()
+		s.msg = *s.buf
 	}
 	s.st.lines += b.Lines
 	switch s.format {
