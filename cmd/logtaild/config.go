@@ -39,6 +39,8 @@ type Config struct {
 	MaxStreams int
 	// ShutdownTimeout bounds the graceful stop.
 	ShutdownTimeout time.Duration
+	// DebugAddr, when set, serves Go's pprof profiles there.
+	DebugAddr string
 }
 
 // usageError is a bad flag or value: exit code 2.
@@ -88,6 +90,7 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	fs.IntVar(&cfg.MaxStreams, "max-streams", 10000, "streams open at once; more are refused with 503")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 5*time.Second, "on SIGTERM, close streams with 1001 and stop within this time")
+	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiles (/debug/pprof/) on this address; off when unset, keep it on loopback")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: logtaild --root DIR [--root DIR...] [flags]\n\n"+

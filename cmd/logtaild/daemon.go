@@ -38,6 +38,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return usageError{err}
 	}
 	defer d.Close()
+	if cfg.DebugAddr != "" {
+		dbg, err := startDebug(cfg.DebugAddr, cfg.Logger)
+		if err != nil {
+			return err
+		}
+		defer dbg.close()
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
