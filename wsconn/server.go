@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -124,7 +125,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg Config, onPong func()) 
 	c := &Conn{
 		cfg:      cfg.withDefaults(),
 		nc:       nc,
-		br:       rw.Reader, // may already hold frames sent with the handshake
+		br:       smallReader(nc, rw.Reader),
 		events:   make(chan Event, 4),
 		quit:     make(chan struct{}),
 		readDone: make(chan struct{}),
@@ -132,6 +133,23 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg Config, onPong func()) 
 	}
 	go c.read()
 	return c, nil
+}
+
+// readBuffer is the read buffer of a stream: clients send pongs and the odd
+// close, so a control frame (at most 131 bytes) is what it must hold at once;
+// larger data frames are read past it.
+const readBuffer = 256
+
+// smallReader replaces the 4 KiB reader net/http hijacked with (most of an
+// idle stream's heap) by a small one, keeping any frames the client sent
+// along with its handshake.
+func smallReader(nc net.Conn, hijacked *bufio.Reader) *bufio.Reader {
+	var r io.Reader = nc
+	if n := hijacked.Buffered(); n > 0 {
+		early, _ := hijacked.Peek(n)
+		r = io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc)
+	}
+	return bufio.NewReaderSize(r, readBuffer)
 }
 
 // Events delivers what the reader saw. After a Gone, PeerClose or Broken

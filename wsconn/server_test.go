@@ -1,0 +1,83 @@
+package wsconn
+
+import (
+	"bufio"
+	"bytes"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// putHeader must write what gobwas/ws writes for the same frame, at each
+// boundary of the three length forms.
+func TestPutHeaderMatchesLibrary(t *testing.T) {
+	for _, n := range []int{0, 1, 125, 126, 127, 65535, 65536, 1 << 20} {
+		for _, op := range []ws.OpCode{ws.OpText, ws.OpPing, ws.OpClose} {
+			msg := make([]byte, HeaderRoom+n)
+			start := putHeader(msg, op, n)
+			var want bytes.Buffer
+			if err := ws.WriteHeader(&want, ws.Header{Fin: true, OpCode: op, Length: int64(n)}); err != nil {
+				t.Fatal(err)
+			}
+			if got := msg[start:HeaderRoom]; !bytes.Equal(got, want.Bytes()) {
+				t.Errorf("op %v, %d bytes: header %x, want %x", op, n, got, want.Bytes())
+			}
+		}
+	}
+}
+
+// A client may send its first frames in the same packet as its handshake:
+// they are in net/http's hijacked reader, and must survive the change to a
+// small one.
+func TestFramesSentWithTheHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Upgrade(w, r, Config{}, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		for ev := range c.Events() {
+			if ev.Kind == Ping {
+				c.Pong(ev.Payload)
+				continue
+			}
+			c.Abort()
+			return
+		}
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	req := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	var ping bytes.Buffer
+	ws.WriteFrame(&ping, ws.MaskFrameWith(ws.NewPingFrame([]byte("early")), [4]byte{1, 2, 3, 4}))
+	if _, err := nc.Write(append([]byte(req), ping.Bytes()...)); err != nil { // one write, one segment
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	f, err := ws.ReadFrame(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Header.OpCode != ws.OpPong || string(f.Payload) != "early" {
+		t.Errorf("got %v %q, want the pong of the early ping", f.Header.OpCode, f.Payload)
+	}
+}
