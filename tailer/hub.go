@@ -110,7 +110,7 @@ func (b *Batch) size() int64 { return int64(len(b.Raw) + len(b.HTML)) }
 // its channel's buffer is memory every idle stream holds (8 bytes a slot).
 // A batch is charged at least QueueBytes/queueBatches, so that the byte
 // bound is also the batch bound and one counter says how full a queue is.
-const queueBatches = 256
+const queueBatches = 64
 
 // Options say what a subscriber wants.
 type Options struct {
