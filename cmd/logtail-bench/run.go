@@ -26,6 +26,7 @@ commands:
   lastn       lines=1000 on a 1 GiB file against a 1 MiB file, -repeat times
   html        format=html against format=text, 10% of lines coloured
   plot        PNG plots from the JSON results in -in, into -out
+  serve-floor the floor target's server (started by the tool itself)
 
 Run "logtail-bench COMMAND -h" for the flags.
 `
@@ -37,8 +38,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	cmd := args[0]
-	if cmd == "plot" {
+	switch cmd {
+	case "plot":
 		return runPlot(args[1:], stdout, stderr)
+	case "serve-floor":
+		return serveFloor(ctx, args[1:], stderr)
 	}
 	fs := flag.NewFlagSet("logtail-bench "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -50,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&e.pinServer, "pin-server", "", "CPU list (taskset -c) for the server processes")
 	fs.StringVar(&e.pinClients, "pin-clients", "", "CPU list for this tool (the writer and the clients)")
 	fs.DurationVar(&e.heartbeat, "heartbeat", 30*time.Second, "logtaild's --heartbeat-interval")
-	targets := fs.String("target", "logtaild", "comma-separated targets: logtaild, websocketd, frontail, noop, tail")
+	targets := fs.String("target", "logtaild", "comma-separated targets: logtaild, websocketd, frontail, floor, noop, tail")
 	clients := fs.String("clients", "1", "comma-separated client counts")
 	lines := fs.Int64("lines", 200000, "throughput: lines written per run")
 	lineBytes := fs.Int("line-bytes", 100, "bytes per line, newline included (≥ 48)")

@@ -23,8 +23,9 @@ const (
 	targetLogtaild   = "logtaild"
 	targetWebsocketd = "websocketd"
 	targetFrontail   = "frontail"
-	targetNoop       = "noop" // built-in: pre-generated frames, the client's ceiling
-	targetTail       = "tail" // tail -F into a pipe read by the tool: the pipe's ceiling
+	targetNoop       = "noop"  // built-in: pre-generated frames, the client's ceiling
+	targetTail       = "tail"  // tail -F into a pipe read by the tool: the pipe's ceiling
+	targetFloor      = "floor" // built-in server process: inotify and one write per client (floor.go)
 )
 
 // env is what every subcommand shares: where files and binaries are, where
@@ -92,12 +93,18 @@ func (e *env) startServer(ctx context.Context, target, file string, wsdProgram [
 			"--heartbeat-interval", e.heartbeat.String()}
 	case targetWebsocketd:
 		argv = append([]string{e.websocketdBin, "--port=" + port, "--address=" + host, "--loglevel=error"}, wsdProgram...)
+	case targetFloor:
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		argv = []string{self, "serve-floor", "-addr", addr, "-file", file}
 	case targetFrontail:
 		argv = []string{e.frontailBin, "--disable-usage-stats", "-h", host, "-p", port, "-n", "1", file}
 		sum := md5.Sum([]byte(file))
 		s.ns = hex.EncodeToString(sum[:])
 	default:
-		return nil, fmt.Errorf("unknown target %q (want logtaild, websocketd, frontail, noop or tail)", target)
+		return nil, fmt.Errorf("unknown target %q (want logtaild, websocketd, frontail, floor, noop or tail)", target)
 	}
 	argv = pinned(e.pinServer, argv...)
 	e.serverLogIndex++
@@ -178,7 +185,7 @@ func (s *server) dial(ctx context.Context, query string, bufSize int) (client, e
 	case targetLogtaild:
 		u := (&url.URL{Path: s.file}).EscapedPath() + "?" + query
 		return dialWS(ctx, s.addr, u, bufSize)
-	case targetWebsocketd, targetNoop:
+	case targetWebsocketd, targetNoop, targetFloor:
 		return dialWS(ctx, s.addr, "/", bufSize)
 	case targetFrontail:
 		return dialFrontail(ctx, s.addr, s.ns, bufSize)

@@ -283,16 +283,29 @@ func (s *noopServer) accept() {
 }
 
 func (s *noopServer) serve(nc net.Conn) {
+	if err := answerHandshake(nc); err != nil {
+		return
+	}
+	if _, err := nc.Write(s.frames); err != nil {
+		return
+	}
+	nc.Write([]byte{0x80 | opClose, 2, 0x03, 0xe8})
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	io.Copy(io.Discard, nc) // until the client closes
+}
+
+// answerHandshake reads a WebSocket handshake request from nc and accepts it.
+func answerHandshake(nc net.Conn) error {
 	buf := make([]byte, 4096)
 	n := 0
 	for !bytes.Contains(buf[:n], []byte("\r\n\r\n")) {
 		if n == len(buf) {
-			return
+			return errors.New("handshake request too long")
 		}
 		m, err := nc.Read(buf[n:])
 		n += m
 		if err != nil {
-			return
+			return err
 		}
 	}
 	var key []byte
@@ -304,15 +317,8 @@ func (s *noopServer) serve(nc net.Conn) {
 	sum := sha1.Sum(append(key, wsGUID...))
 	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
 		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n"
-	if _, err := io.WriteString(nc, resp); err != nil {
-		return
-	}
-	if _, err := nc.Write(s.frames); err != nil {
-		return
-	}
-	nc.Write([]byte{0x80 | opClose, 2, 0x03, 0xe8})
-	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	io.Copy(io.Discard, nc) // until the client closes
+	_, err := io.WriteString(nc, resp)
+	return err
 }
 
 // close stops accepting, drops open connections and waits for every goroutine.
