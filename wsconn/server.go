@@ -266,7 +266,10 @@ func (c *Conn) Abort() {
 	<-c.readDone
 }
 
-// send hands an event to the owner unless it has gone.
+// send hands an event to the owner unless it has gone. Not inlined, so that
+// each call does not add an Event to readFrame's frame (see read).
+//
+//go:noinline
 func (c *Conn) send(e Event) {
 	select {
 	case c.events <- e:
@@ -276,79 +279,106 @@ func (c *Conn) send(e Event) {
 
 // read is the reader goroutine: it enforces RFC 6455 on what the client
 // sends, answers nothing itself, and hands pings and closes to the writer.
+//
+// It waits for each frame in a shallow call (Peek), so that the thousands of
+// readers parked on idle streams fit in the smallest goroutine stack (2 KiB,
+// half of what waiting inside readFrame takes); one that grew to read a
+// frame is shrunk back by the garbage collector.
 func (c *Conn) read() {
 	defer close(c.readDone)
-	state := ws.StateServerSide
-	var (
-		msg    []byte // the text message being received, to check its UTF-8
-		msgLen int64
-		isText bool
-	)
+	r := reading{state: ws.StateServerSide}
 	for {
-		h, err := ws.ReadHeader(c.br)
-		if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
-			c.send(Event{Kind: Broken, Code: CodeProtocolError, Reason: err.Error(), Err: err})
-			c.linger(0)
+		if _, err := c.br.Peek(1); err != nil {
+			c.gone(err)
 			return
 		}
-		if err != nil {
-			c.send(Event{Kind: Gone, Err: err})
+		if !c.readFrame(&r) {
 			return
-		}
-		if err := ws.CheckHeader(h, state); err != nil {
-			c.send(Event{Kind: Broken, Code: CodeProtocolError, Reason: err.Error(), Err: err})
-			c.linger(h.Length)
-			return
-		}
-		if h.OpCode.IsControl() {
-			payload := make([]byte, h.Length)
-			if _, err := io.ReadFull(c.br, payload); err != nil {
-				c.send(Event{Kind: Gone, Err: err})
-				return
-			}
-			ws.Cipher(payload, h.Mask, 0)
-			switch h.OpCode {
-			case ws.OpPing:
-				c.send(Event{Kind: Ping, Payload: payload})
-			case ws.OpPong:
-				c.onPong()
-			case ws.OpClose:
-				c.send(closeEvent(payload))
-				return
-			}
-			continue
-		}
-		// a data frame: clients have nothing to say beyond short commands
-		if h.OpCode != ws.OpContinuation {
-			msg, msgLen, isText = msg[:0], 0, h.OpCode == ws.OpText
-		}
-		// compared before adding: a 63-bit length must not wrap msgLen around
-		if h.Length > c.cfg.MaxMessage-msgLen {
-			c.send(Event{Kind: Broken, Code: CodeTooBig, Reason: "message too big"})
-			c.linger(h.Length)
-			return
-		}
-		msgLen += h.Length
-		part := make([]byte, h.Length)
-		if _, err := io.ReadFull(c.br, part); err != nil {
-			c.send(Event{Kind: Gone, Err: err})
-			return
-		}
-		ws.Cipher(part, h.Mask, 0)
-		if isText {
-			msg = append(msg, part...)
-		}
-		if h.Fin {
-			state = state.Clear(ws.StateFragmented)
-			if isText && !utf8.Valid(msg) {
-				c.send(Event{Kind: Broken, Code: CodeInvalidData, Reason: "invalid UTF-8 in text message"})
-				c.linger(0)
-				return
-			}
-		} else {
-			state = state.Set(ws.StateFragmented)
 		}
 	}
+}
+
+// gone tells the owner the connection is gone. Not inlined: its Event would
+// widen the frame of read, which is on the stack of every parked reader.
+//
+//go:noinline
+func (c *Conn) gone(err error) { c.send(Event{Kind: Gone, Err: err}) }
+
+// reading is the reader's state between frames.
+type reading struct {
+	state  ws.State
+	msg    []byte // the text message being received, to check its UTF-8
+	msgLen int64
+	isText bool
+}
+
+// readFrame reads one frame; false means the reader is done.
+func (c *Conn) readFrame(r *reading) bool {
+	h, err := ws.ReadHeader(c.br)
+	if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
+		c.send(Event{Kind: Broken, Code: CodeProtocolError, Reason: err.Error(), Err: err})
+		c.linger(0)
+		return false
+	}
+	if err != nil {
+		c.send(Event{Kind: Gone, Err: err})
+		return false
+	}
+	if err := ws.CheckHeader(h, r.state); err != nil {
+		c.send(Event{Kind: Broken, Code: CodeProtocolError, Reason: err.Error(), Err: err})
+		c.linger(h.Length)
+		return false
+	}
+	if h.OpCode.IsControl() {
+		payload := make([]byte, h.Length)
+		if _, err := io.ReadFull(c.br, payload); err != nil {
+			c.send(Event{Kind: Gone, Err: err})
+			return false
+		}
+		ws.Cipher(payload, h.Mask, 0)
+		switch h.OpCode {
+		case ws.OpPing:
+			c.send(Event{Kind: Ping, Payload: payload})
+		case ws.OpPong:
+			c.onPong()
+		case ws.OpClose:
+			c.send(closeEvent(payload))
+			return false
+		}
+		return true
+	}
+	// a data frame: clients have nothing to say beyond short commands
+	if h.OpCode != ws.OpContinuation {
+		r.msg, r.msgLen, r.isText = r.msg[:0], 0, h.OpCode == ws.OpText
+	}
+	// compared before adding: a 63-bit length must not wrap msgLen around
+	if h.Length > c.cfg.MaxMessage-r.msgLen {
+		c.send(Event{Kind: Broken, Code: CodeTooBig, Reason: "message too big"})
+		c.linger(h.Length)
+		return false
+	}
+	r.msgLen += h.Length
+	part := make([]byte, h.Length)
+	if _, err := io.ReadFull(c.br, part); err != nil {
+		c.send(Event{Kind: Gone, Err: err})
+		return false
+	}
+	ws.Cipher(part, h.Mask, 0)
+	if r.isText {
+		r.msg = append(r.msg, part...)
+	}
+	if h.Fin {
+		r.state = r.state.Clear(ws.StateFragmented)
+		if r.isText && !utf8.Valid(r.msg) {
+			c.send(Event{Kind: Broken, Code: CodeInvalidData, Reason: "invalid UTF-8 in text message"})
+			c.linger(0)
+			return false
+		}
+		r.msg = nil // a finished message keeps no memory
+	} else {
+		r.state = r.state.Set(ws.StateFragmented)
+	}
+	return true
 }
 
 // linger reads and drops what the peer still sends after it broke the
