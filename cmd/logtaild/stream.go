@@ -268,89 +268,151 @@ func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q q
 	// The stream lives on in a goroutine of its own and the handler returns:
 	// net/http's connection goroutine, its grown stack and the request go
 	// away, which is most of what an idle stream would otherwise hold.
-	go func() {
-		defer done()
-		defer sub.Close()
-		defer hb.Stop()
-		s := newSender(c, q, st)
-		defer s.release()
-		code, reason, err := d.pump(s, sub, hb)
-		d.reportSent(st)
-		switch {
-		case errors.Is(err, heartbeat.ErrTimeout):
-			d.metrics.HeartbeatTimeout()
-		case code == wsconn.CodeTryAgainLater:
-			d.metrics.SlowClose()
-		}
-		switch {
-		case err != nil:
-			c.Abort()
-		default:
-			c.Close(code, reason)
-		}
-		d.closed(st, code, err)
-	}()
+	go d.stream(newSender(c, q, st), sub, hb, done)
 }
+
+// stream runs a followed stream to its end. The frames on its stack while
+// it waits (stream, pump, wait) are kept small: thousands of streams park at
+// once, and a parked stream then fits in the smallest goroutine stack (the
+// garbage collector shrinks one that grew while sending).
+func (d *Daemon) stream(s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor, done func()) {
+	code, reason, err := d.pump(s, sub, hb)
+	d.finish(s, sub, hb, code, reason, err)
+	done()
+}
+
+// finish closes a stream that pump has ended.
+//
+//go:noinline
+func (d *Daemon) finish(s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor, code int, reason string, err error) {
+	hb.Stop()
+	s.release()
+	d.reportSent(s.st)
+	switch {
+	case errors.Is(err, heartbeat.ErrTimeout):
+		d.metrics.HeartbeatTimeout()
+	case code == wsconn.CodeTryAgainLater:
+		d.metrics.SlowClose()
+	}
+	switch {
+	case err != nil:
+		s.c.Abort()
+	default:
+		s.c.Close(code, reason)
+	}
+	sub.Close()
+	d.closed(s.st, code, err)
+}
+
+// wakeup is what woke a parked stream.
+type wakeup struct {
+	kind wakeKind
+	b    *tailer.Batch // wakeBatch
+	ok   bool          // wakeBatch: false when the subscription ended
+	ev   wsconn.Event  // wakeEvent
+}
+
+type wakeKind uint8
+
+const (
+	wakeBatch wakeKind = iota + 1
+	wakeBeat
+	wakePong
+	wakeEvent
+	wakeQuit
+)
 
 // pump is the connection's writer loop. It returns the close code to send,
 // or an error when the connection is beyond closing politely.
 func (d *Daemon) pump(s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor) (int, string, error) {
+	w := &s.wake // on the heap: off the parked stack
 	for {
-		select {
-		case b, ok := <-sub.C:
-			for ok { // take what is waiting, up to a frame's worth
-				err := s.add(b)
-				sub.Release(b)
-				if err != nil {
-					return 0, "", err
-				}
-				if s.len() >= frameTarget {
-					break
-				}
-				select {
-				case b, ok = <-sub.C:
-				default:
-					b = nil
-				}
-				if b == nil {
-					break
-				}
-			}
-			err := s.flush()
-			d.reportSent(s.st)
-			if err != nil {
-				return 0, "", err
-			}
-			s.release() // nothing held while the stream is idle
-			if !ok {
-				return closeFor(sub.Err())
-			}
-		case <-hb.C():
-			if err := hb.Fire(); err != nil {
-				return 0, "", err
-			}
-			if err := s.c.Ping(); err != nil {
-				return 0, "", err
-			}
-		case <-hb.Pongs():
-			hb.Answered()
-		case ev := <-s.c.Events():
-			switch ev.Kind {
-			case wsconn.Ping:
-				if err := s.c.Pong(ev.Payload); err != nil {
-					return 0, "", err
-				}
-			case wsconn.PeerClose:
-				return ev.Code, "", nil
-			case wsconn.Broken:
-				return ev.Code, ev.Reason, nil
-			case wsconn.Gone:
-				return 0, "", ev.Err
-			}
-		case <-d.quit.Done():
-			return wsconn.CodeGoingAway, "daemon shutting down", nil
+		d.wait(w, s, sub, hb)
+		if code, reason, err, end := d.handle(s, sub, hb, w); end {
+			return code, reason, err
 		}
 	}
+}
+
+// wait parks the stream until something needs it.
+func (d *Daemon) wait(w *wakeup, s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor) {
+	*w = wakeup{}
+	select {
+	case w.b, w.ok = <-sub.C:
+		w.kind = wakeBatch
+	case <-hb.C():
+		w.kind = wakeBeat
+	case <-hb.Pongs():
+		w.kind = wakePong
+	case w.ev = <-s.c.Events():
+		w.kind = wakeEvent
+	case <-d.quit.Done():
+		w.kind = wakeQuit
+	}
+}
+
+// handle does what woke the stream; end says the stream is over, with the
+// close code to send or an error when it is beyond closing politely.
+//
+//go:noinline
+func (d *Daemon) handle(s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor, w *wakeup) (code int, reason string, err error, end bool) {
+	switch w.kind {
+	case wakeBatch:
+		b, ok := w.b, w.ok
+		for ok { // take what is waiting, up to a frame's worth
+			err := s.add(b)
+			sub.Release(b)
+			if err != nil {
+				return 0, "", err, true
+			}
+			if s.len() >= frameTarget {
+				break
+			}
+			select {
+			case b, ok = <-sub.C:
+			default:
+				b = nil
+			}
+			if b == nil {
+				break
+			}
+		}
+		err := s.flush()
+		d.reportSent(s.st)
+		if err != nil {
+			return 0, "", err, true
+		}
+		s.release() // nothing held while the stream is idle
+		if !ok {
+			code, reason, err := closeFor(sub.Err())
+			return code, reason, err, true
+		}
+	case wakeBeat:
+		if err := hb.Fire(); err != nil {
+			return 0, "", err, true
+		}
+		if err := s.c.Ping(); err != nil {
+			return 0, "", err, true
+		}
+	case wakePong:
+		hb.Answered()
+	case wakeEvent:
+		switch w.ev.Kind {
+		case wsconn.Ping:
+			if err := s.c.Pong(w.ev.Payload); err != nil {
+				return 0, "", err, true
+			}
+		case wsconn.PeerClose:
+			return w.ev.Code, "", nil, true
+		case wsconn.Broken:
+			return w.ev.Code, w.ev.Reason, nil, true
+		case wsconn.Gone:
+			return 0, "", w.ev.Err, true
+		}
+	case wakeQuit:
+		return wsconn.CodeGoingAway, "daemon shutting down", nil, true
+	}
+	return 0, "", nil, false
 }
 
 // closeFor maps why a subscription ended to a close code.
