@@ -9,14 +9,16 @@ import (
 var ErrTimeout = errors.New("heartbeat: no pong within the timeout")
 
 // Monitor paces pings: after Interval of quiet it asks for a ping, then waits
-// Timeout for the pong. C, Fire, Answered and Stop belong to the owner
-// goroutine; Pong is safe from any goroutine.
+// Timeout for the pong. C, Due, Fire, Answered and Stop belong to the owner;
+// Pong is safe from any goroutine.
 type Monitor struct {
 	interval time.Duration
 	timeout  time.Duration
 	timer    *time.Timer
 	pongs    chan struct{}
 	waiting  bool
+	due      time.Time // when Fire is due next
+	wake     func()    // NewFunc's owner
 }
 
 // New returns a Monitor whose first ping is due after interval.
@@ -26,10 +28,30 @@ func New(interval, timeout time.Duration) *Monitor {
 		timeout:  timeout,
 		timer:    time.NewTimer(interval),
 		pongs:    make(chan struct{}, 1),
+		due:      time.Now().Add(interval),
 	}
 }
 
-// C delivers when the owner must call Fire.
+// NewFunc is New for an owner that has no goroutine waiting on C: wake is
+// called (from a goroutine of the timer's, or from Pong's caller) whenever
+// the owner may have something to do; the owner then drains Pongs and calls
+// Fire if Due says so. A wake may come early or twice; Due decides.
+func NewFunc(interval, timeout time.Duration, wake func()) *Monitor {
+	m := &Monitor{
+		interval: interval,
+		timeout:  timeout,
+		pongs:    make(chan struct{}, 1),
+		due:      time.Now().Add(interval),
+		wake:     wake,
+	}
+	m.timer = time.AfterFunc(interval, wake)
+	return m
+}
+
+// Due reports whether Fire must be called now.
+func (m *Monitor) Due() bool { return !time.Now().Before(m.due) }
+
+// C delivers when the owner must call Fire (New only; nil after NewFunc).
 func (m *Monitor) C() <-chan time.Time { return m.timer.C }
 
 // Pongs delivers after Pong was called; the owner then calls Answered.
@@ -42,6 +64,15 @@ func (m *Monitor) Pong() {
 	case m.pongs <- struct{}{}:
 	default:
 	}
+	if m.wake != nil {
+		m.wake()
+	}
+}
+
+// reset makes Fire due after d.
+func (m *Monitor) reset(d time.Duration) {
+	m.due = time.Now().Add(d)
+	m.timer.Reset(d)
 }
 
 // Fire is called when C delivered. It returns nil when the owner must send a
@@ -51,7 +82,7 @@ func (m *Monitor) Fire() error {
 		return ErrTimeout
 	}
 	m.waiting = true
-	m.timer.Reset(m.timeout)
+	m.reset(m.timeout)
 	return nil
 }
 
@@ -62,7 +93,7 @@ func (m *Monitor) Answered() {
 		return
 	}
 	m.waiting = false
-	m.timer.Reset(m.interval)
+	m.reset(m.interval)
 }
 
 // Stop releases the timer.

@@ -43,6 +43,48 @@ func run(t *testing.T, interval, timeout, delay time.Duration, answers int) (tim
 	}
 }
 
+// runFunc is run for an owner woken by NewFunc: each wake is a run of the
+// owner, which drains the pongs and fires when due.
+func runFunc(t *testing.T, interval, timeout, delay time.Duration, answers int) (time.Duration, int) {
+	t.Helper()
+	wakes := make(chan struct{}, 1)
+	m := heartbeat.NewFunc(interval, timeout, func() {
+		select {
+		case wakes <- struct{}{}:
+		default:
+		}
+	})
+	defer m.Stop()
+	start := time.Now()
+	pings := 0
+	var peer sync.WaitGroup
+	defer peer.Wait()
+	for range wakes {
+		select {
+		case <-m.Pongs():
+			m.Answered()
+		default:
+		}
+		if !m.Due() {
+			continue
+		}
+		if err := m.Fire(); err != nil {
+			if !errors.Is(err, heartbeat.ErrTimeout) {
+				t.Fatalf("Fire: %v", err)
+			}
+			return time.Since(start), pings
+		}
+		pings++
+		if pings <= answers {
+			peer.Go(func() {
+				time.Sleep(delay)
+				m.Pong()
+			})
+		}
+	}
+	return 0, pings
+}
+
 func TestMonitor(t *testing.T) {
 	const interval, timeout = 30 * time.Second, 10 * time.Second
 	tests := []struct {
@@ -57,18 +99,23 @@ func TestMonitor(t *testing.T) {
 		{"late pong does not save the peer", timeout + time.Second, 1, interval + timeout, 1},
 		{"pong just in time keeps it", timeout - time.Millisecond, 1, 2*interval + (timeout - time.Millisecond) + timeout, 2},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				dead, pings := run(t, interval, timeout, tt.delay, tt.answers)
-				if dead != tt.wantDead {
-					t.Errorf("declared dead after %v, want %v", dead, tt.wantDead)
-				}
-				if pings != tt.wantPings {
-					t.Errorf("sent %d pings, want %d", pings, tt.wantPings)
-				}
+	for _, mode := range []struct {
+		name string
+		run  func(*testing.T, time.Duration, time.Duration, time.Duration, int) (time.Duration, int)
+	}{{"select", run}, {"woken", runFunc}} {
+		for _, tt := range tests {
+			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					dead, pings := mode.run(t, interval, timeout, tt.delay, tt.answers)
+					if dead != tt.wantDead {
+						t.Errorf("declared dead after %v, want %v", dead, tt.wantDead)
+					}
+					if pings != tt.wantPings {
+						t.Errorf("sent %d pings, want %d", pings, tt.wantPings)
+					}
+				})
 			})
-		})
+		}
 	}
 }
 
