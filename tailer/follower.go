@@ -290,6 +290,7 @@ func (f *follower) handle(r request) {
 		b.End = Position{Dev: f.cur.id.dev, Ino: f.cur.id.ino, Offset: end}
 		s.charge(s.cost(b))
 		s.c <- b // the queue is empty: this cannot block
+		s.notify()
 	}
 	if s.html {
 		f.htmlSubs++
@@ -313,6 +314,7 @@ func (f *follower) end(s *Subscription, err error) {
 	s.drop()
 	s.err = err
 	close(s.c)
+	s.notify()
 }
 
 // check reads whatever is new: the rest of a renamed-away file first, then the

@@ -117,6 +117,10 @@ type Options struct {
 	Lines int       // the last Lines lines first
 	HTML  bool      // fill Batch.HTML
 	From  *Position // instead of the last lines, resume right after this position
+	// Notify, when set, is called after each batch put in C and when C is
+	// closed, from the follower's goroutine: for a subscriber with no
+	// goroutine waiting on C. It must not block.
+	Notify func()
 }
 
 // Hub hands out subscriptions to files, one follower per file name.
@@ -167,7 +171,10 @@ func (h *Hub) Subscribe(name string, opt Options) (*Subscription, error) {
 	h.mu.Unlock()
 
 	limit := int64(h.cfg.QueueBytes)
-	s := &Subscription{f: f, html: opt.HTML, limit: limit, minCost: (limit + queueBatches - 1) / queueBatches}
+	s := &Subscription{f: f, html: opt.HTML, limit: limit, minCost: (limit + queueBatches - 1) / queueBatches, notify: opt.Notify}
+	if s.notify == nil {
+		s.notify = func() {}
+	}
 	s.lastTaken.Store(time.Now().UnixNano())
 	s.c = make(chan *Batch, queueBatches)
 	s.C = s.c
@@ -231,6 +238,7 @@ type Subscription struct {
 	html    bool
 	limit   int64
 	minCost int64        // what the smallest batch is charged (see queueBatches)
+	notify  func()       // Options.Notify
 	queued  atomic.Int64 // charged for the batches in c; endedQueue after end
 	// lastTaken is when the subscriber last took a batch, or got one into an
 	// empty queue (UnixNano): one that takes nothing for StallAfter while it
@@ -308,6 +316,7 @@ func (s *Subscription) offer(b *Batch) bool {
 	}
 	select {
 	case s.c <- b:
+		s.notify()
 		return true
 	default:
 		return false
