@@ -48,6 +48,9 @@ type Config struct {
 	WriteTimeout time.Duration
 	// CloseWait is how long a close waits for the peer's close. Default 2s.
 	CloseWait time.Duration
+	// Notify, when set, is called by the reader after each event it puts in
+	// Events: for an owner with no goroutine waiting on it. It must not block.
+	Notify func()
 }
 
 func (c Config) withDefaults() Config {
@@ -59,6 +62,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CloseWait <= 0 {
 		c.CloseWait = 2 * time.Second
+	}
+	if c.Notify == nil {
+		c.Notify = func() {}
 	}
 	return c
 }
@@ -126,7 +132,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg Config, onPong func()) 
 		cfg:      cfg.withDefaults(),
 		nc:       nc,
 		br:       smallReader(nc, rw.Reader),
-		events:   make(chan Event, 4),
+		events:   make(chan Event, 1),
 		quit:     make(chan struct{}),
 		readDone: make(chan struct{}),
 		onPong:   onPong,
@@ -247,10 +253,18 @@ func (c *Conn) Close(code int, reason string) error {
 	}
 	err := c.control(ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
 	if err == nil {
-		select {
-		case <-c.readDone:
-		case <-time.After(c.cfg.CloseWait):
+		wait := time.NewTimer(c.cfg.CloseWait)
+	waiting:
+		for {
+			select {
+			case <-c.readDone:
+				break waiting
+			case <-c.events: // the reader must not block on what is no longer read
+			case <-wait.C:
+				break waiting
+			}
 		}
+		wait.Stop()
 	}
 	c.Abort()
 	return err
@@ -273,6 +287,7 @@ func (c *Conn) Abort() {
 func (c *Conn) send(e Event) {
 	select {
 	case c.events <- e:
+		c.cfg.Notify()
 	case <-c.quit:
 	}
 }
