@@ -18,7 +18,6 @@ type sender struct {
 	msg    []byte  // a frame in the making, after wsconn.HeaderRoom bytes
 	buf    *[]byte // where msg came from (wsconn.GetBuffer), nil when none is held
 	st     *streamStats
-	wake   wakeup // what woke the stream last (see Daemon.pump)
 
 	// json only
 	open    bool            // msg holds an unterminated lines array

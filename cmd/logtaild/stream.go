@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/logtail/logtail/heartbeat"
@@ -249,14 +251,16 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 // follow sends the last lines, then every new one, until the client leaves,
 // the daemon stops, the heartbeat fails or the client falls too far behind.
 func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q query, done func()) {
-	sub, err := d.hub.Subscribe(name, tailer.Options{Lines: q.lines, HTML: q.wantHTML(), From: q.from})
+	st := &stream{d: d, done: done}
+	st.state.Store(running) // set-up owns it; kicks until then ask for a pass
+	sub, err := d.hub.Subscribe(name, tailer.Options{Lines: q.lines, HTML: q.wantHTML(), From: q.from, Notify: st.kick})
 	if err != nil {
 		d.refuseErr(w, r, err)
 		done()
 		return
 	}
-	hb := heartbeat.New(d.cfg.HeartbeatInterval, d.cfg.HeartbeatTimeout)
-	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, hb.Pong)
+	hb := heartbeat.NewFunc(d.cfg.HeartbeatInterval, d.cfg.HeartbeatTimeout, st.kick)
+	c, err := wsconn.Upgrade(w, r, wsconn.Config{Notify: st.kick}, hb.Pong)
 	if err != nil {
 		d.log.Info("handshake failed", "remote", r.RemoteAddr, "err", err)
 		hb.Stop()
@@ -264,28 +268,158 @@ func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q q
 		done()
 		return
 	}
-	st := d.opened(r, name, q)
-	// The stream lives on in a goroutine of its own and the handler returns:
-	// net/http's connection goroutine, its grown stack and the request go
-	// away, which is most of what an idle stream would otherwise hold.
-	go d.stream(newSender(c, q, st), sub, hb, done)
+	st.s, st.sub, st.hb = newSender(c, q, d.opened(r, name, q)), sub, hb
+	st.stopQuit = context.AfterFunc(d.quit, st.kick)
+	// The handler returns: net/http's connection goroutine, its stack and the
+	// request go away. From here the stream runs only when kicked.
+	go st.run()
 }
 
-// stream runs a followed stream to its end. The frames on its stack while
-// it waits (stream, pump, wait) are kept small: thousands of streams park at
-// once, and a parked stream then fits in the smallest goroutine stack (the
-// garbage collector shrinks one that grew while sending).
-func (d *Daemon) stream(s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor, done func()) {
-	code, reason, err := d.pump(s, sub, hb)
-	d.finish(s, sub, hb, code, reason, err)
-	done()
+// stream is one followed stream. While idle it has no goroutine of its own
+// (only the connection's reader, parked): the follower (a batch), the reader
+// (a frame from the client), the heartbeat's timer and the daemon's stop
+// each kick it, and a kick starts a run unless one is under way. A run does
+// all there is to do, then ends. At 10,000 idle streams that is a goroutine
+// and its stack (4 KiB, as the write path grows it) fewer per stream.
+type stream struct {
+	d        *Daemon
+	s        *sender
+	sub      *tailer.Subscription
+	hb       *heartbeat.Monitor
+	done     func()
+	stopQuit func() bool
+	state    atomic.Int32
 }
 
-// finish closes a stream that pump has ended.
-//
-//go:noinline
-func (d *Daemon) finish(s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor, code int, reason string, err error) {
-	hb.Stop()
+// A stream's states.
+const (
+	idle    int32 = iota
+	running       // a run is under way
+	rerun         // kicked while running: the run makes another pass
+	ended
+)
+
+// passBytes bounds the frames one pass sends before it looks at the
+// client's frames, the heartbeat and the daemon's stop again.
+const passBytes = 8 * frameTarget
+
+// kick asks for a run. Safe from any goroutine; never blocks.
+func (st *stream) kick() {
+	for {
+		switch v := st.state.Load(); v {
+		case idle:
+			if st.state.CompareAndSwap(idle, running) {
+				go st.run()
+				return
+			}
+		case running:
+			if st.state.CompareAndSwap(running, rerun) {
+				return
+			}
+		default: // rerun already asked, or ended
+			return
+		}
+	}
+}
+
+// run makes passes until there is nothing left to do, then goes idle, or
+// closes the stream when a pass says it is over.
+func (st *stream) run() {
+	for {
+		code, reason, err, end, more := st.pass()
+		if end {
+			st.state.Store(ended)
+			st.finish(code, reason, err)
+			return
+		}
+		if more {
+			continue
+		}
+		if st.state.CompareAndSwap(running, idle) {
+			return
+		}
+		st.state.Store(running) // kicked meanwhile: look again
+	}
+}
+
+// pass does what is waiting: the daemon's stop, the client's frames, the
+// heartbeat, then the lines, up to passBytes. end says the stream is over,
+// with the close code to send or an error when it is beyond closing
+// politely; more, that lines are still waiting.
+func (st *stream) pass() (code int, reason string, err error, end, more bool) {
+	s, sub, hb := st.s, st.sub, st.hb
+	if st.d.quit.Err() != nil {
+		return wsconn.CodeGoingAway, "daemon shutting down", nil, true, false
+	}
+	for frames := true; frames; {
+		select {
+		case ev := <-s.c.Events():
+			switch ev.Kind {
+			case wsconn.Ping:
+				if err := s.c.Pong(ev.Payload); err != nil {
+					return 0, "", err, true, false
+				}
+			case wsconn.PeerClose:
+				return ev.Code, "", nil, true, false
+			case wsconn.Broken:
+				return ev.Code, ev.Reason, nil, true, false
+			case wsconn.Gone:
+				return 0, "", ev.Err, true, false
+			}
+		default:
+			frames = false
+		}
+	}
+	select {
+	case <-hb.Pongs():
+		hb.Answered()
+	default:
+	}
+	if hb.Due() {
+		if err := hb.Fire(); err != nil {
+			return 0, "", err, true, false
+		}
+		if err := s.c.Ping(); err != nil {
+			return 0, "", err, true, false
+		}
+	}
+	sent := s.st.bytes
+	for s.st.bytes-sent < passBytes {
+		select {
+		case b, ok := <-sub.C:
+			if !ok {
+				if err := s.flush(); err != nil {
+					return 0, "", err, true, false
+				}
+				code, reason, err := closeFor(sub.Err())
+				return code, reason, err, true, false
+			}
+			err := s.add(b) // writes each frame as it fills
+			sub.Release(b)
+			if err != nil {
+				return 0, "", err, true, false
+			}
+			continue
+		default:
+		}
+		break
+	}
+	more = s.st.bytes-sent >= passBytes
+	err = s.flush()
+	d := st.d
+	d.reportSent(s.st)
+	if err != nil {
+		return 0, "", err, true, false
+	}
+	s.release() // nothing held while the stream is idle
+	return 0, "", nil, false, more
+}
+
+// finish closes a stream that a pass has ended.
+func (st *stream) finish(code int, reason string, err error) {
+	d, s := st.d, st.s
+	st.stopQuit()
+	st.hb.Stop()
 	s.release()
 	d.reportSent(s.st)
 	switch {
@@ -300,119 +434,9 @@ func (d *Daemon) finish(s *sender, sub *tailer.Subscription, hb *heartbeat.Monit
 	default:
 		s.c.Close(code, reason)
 	}
-	sub.Close()
+	st.sub.Close()
 	d.closed(s.st, code, err)
-}
-
-// wakeup is what woke a parked stream.
-type wakeup struct {
-	kind wakeKind
-	b    *tailer.Batch // wakeBatch
-	ok   bool          // wakeBatch: false when the subscription ended
-	ev   wsconn.Event  // wakeEvent
-}
-
-type wakeKind uint8
-
-const (
-	wakeBatch wakeKind = iota + 1
-	wakeBeat
-	wakePong
-	wakeEvent
-	wakeQuit
-)
-
-// pump is the connection's writer loop. It returns the close code to send,
-// or an error when the connection is beyond closing politely.
-func (d *Daemon) pump(s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor) (int, string, error) {
-	w := &s.wake // on the heap: off the parked stack
-	for {
-		d.wait(w, s, sub, hb)
-		if code, reason, err, end := d.handle(s, sub, hb, w); end {
-			return code, reason, err
-		}
-	}
-}
-
-// wait parks the stream until something needs it.
-func (d *Daemon) wait(w *wakeup, s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor) {
-	*w = wakeup{}
-	select {
-	case w.b, w.ok = <-sub.C:
-		w.kind = wakeBatch
-	case <-hb.C():
-		w.kind = wakeBeat
-	case <-hb.Pongs():
-		w.kind = wakePong
-	case w.ev = <-s.c.Events():
-		w.kind = wakeEvent
-	case <-d.quit.Done():
-		w.kind = wakeQuit
-	}
-}
-
-// handle does what woke the stream; end says the stream is over, with the
-// close code to send or an error when it is beyond closing politely.
-//
-//go:noinline
-func (d *Daemon) handle(s *sender, sub *tailer.Subscription, hb *heartbeat.Monitor, w *wakeup) (code int, reason string, err error, end bool) {
-	switch w.kind {
-	case wakeBatch:
-		b, ok := w.b, w.ok
-		for ok { // take what is waiting, up to a frame's worth
-			err := s.add(b)
-			sub.Release(b)
-			if err != nil {
-				return 0, "", err, true
-			}
-			if s.len() >= frameTarget {
-				break
-			}
-			select {
-			case b, ok = <-sub.C:
-			default:
-				b = nil
-			}
-			if b == nil {
-				break
-			}
-		}
-		err := s.flush()
-		d.reportSent(s.st)
-		if err != nil {
-			return 0, "", err, true
-		}
-		s.release() // nothing held while the stream is idle
-		if !ok {
-			code, reason, err := closeFor(sub.Err())
-			return code, reason, err, true
-		}
-	case wakeBeat:
-		if err := hb.Fire(); err != nil {
-			return 0, "", err, true
-		}
-		if err := s.c.Ping(); err != nil {
-			return 0, "", err, true
-		}
-	case wakePong:
-		hb.Answered()
-	case wakeEvent:
-		switch w.ev.Kind {
-		case wsconn.Ping:
-			if err := s.c.Pong(w.ev.Payload); err != nil {
-				return 0, "", err, true
-			}
-		case wsconn.PeerClose:
-			return w.ev.Code, "", nil, true
-		case wsconn.Broken:
-			return w.ev.Code, w.ev.Reason, nil, true
-		case wsconn.Gone:
-			return 0, "", w.ev.Err, true
-		}
-	case wakeQuit:
-		return wsconn.CodeGoingAway, "daemon shutting down", nil, true
-	}
-	return 0, "", nil, false
+	st.done()
 }
 
 // closeFor maps why a subscription ended to a close code.
