@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole benchmark suite (about 8 minutes on 2 cores) and writes the
+# Runs the whole benchmark suite (about 15 minutes on 2 cores) and writes the
 # JSON results and tables to bench/results, the plots to docs/. Needs the
 # peers: bench/install-peers.sh. Not run by CI.
 #
@@ -50,11 +50,11 @@ log "lastn"
 $B lastn "${common[@]}" -target logtaild,websocketd -repeat 7 -json "$out/lastn.json"
 
 log "latency ($lat)"
-$B latency "${common[@]}" -target logtaild,websocketd,frontail -clients 1,100 -duration "$lat" -json "$out/latency.json"
+$B latency "${common[@]}" -target logtaild,websocketd,frontail,floor -clients 1,100 -duration "$lat" -json "$out/latency.json"
 
 log "idle (hold $hold)"
-$B idle "${common[@]}" -target logtaild,frontail -streams 1000,10000 -hold "$hold" -timeout 20m -json "$out/idle.json"
-$B idle "${common[@]}" -target websocketd -streams 300 -hold "$hold" -json "$out/idle-websocketd.json"
+$B idle "${common[@]}" -target logtaild,frontail,floor -streams 1000,10000 -hold "$hold" -fanouts 10 -timeout 20m -json "$out/idle.json"
+$B idle "${common[@]}" -target websocketd -streams 300 -hold "$hold" -fanouts 10 -json "$out/idle-websocketd.json"
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 $B plot -in "$out" -out docs
@@ -62,6 +62,6 @@ $B plot -in "$out" -out docs
 if [ -z "${SKIP_GOBENCH:-}" ]; then
   log "go micro-benchmarks"
   go test -run '^$' -bench . -benchtime 2s ./tailer ./render > "$out/gobench.txt" 2>&1 || true
-  go test -run '^$' -bench StreamFollow -benchtime 2s ./cmd/logtaild >> "$out/gobench.txt" 2>&1 || true
+  go test -run '^$' -bench 'StreamFollow|Frames' -benchtime 2s ./cmd/logtaild >> "$out/gobench.txt" 2>&1 || true
   go test -run '^$' -bench Parser ./cmd/logtail-bench >> "$out/gobench.txt" 2>&1 || true
 fi

@@ -96,6 +96,7 @@ func writePlots(rs []Result, dir string, w io.Writer) error {
 	if m, names := byTarget("idle"); len(names) > 0 {
 		p := plot.New()
 		p.Title.Text = "Idle streams: server memory per stream (PSS)"
+		p.Legend.Top = true // the lines fall to the right
 		p.X.Label.Text = "streams (log)"
 		p.Y.Label.Text = "KiB per stream (log)"
 		p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}

@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/logtail/logtail/render"
+	"github.com/logtail/logtail/tailer"
 	"github.com/logtail/logtail/wsconn"
 )
 
@@ -65,4 +69,62 @@ func BenchmarkStreamFollow(b *testing.B) {
 			b.ReportMetric(float64(total)/time.Since(start).Seconds(), "lines/s")
 		})
 	}
+}
+
+// BenchmarkFrames: the sender gathering batches of lines into frames and
+// writing them, over a loopback connection whose client drains it. One op is
+// a batch of 1,000 lines of 100 bytes; formats compared in one run.
+func BenchmarkFrames(b *testing.B) {
+	for _, format := range []string{"text", "html", "json"} {
+		b.Run(format, func(b *testing.B) {
+			c := loopbackConn(b)
+			raw := bytes.Repeat(append(bytes.Repeat([]byte("x"), 99), '\n'), 1000)
+			batch := tailer.NewBatch(raw, format == "html", new(render.Stream))
+			s := newSender(c, query{format: format}, &streamStats{})
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.add(batch); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.flush(); err != nil {
+					b.Fatal(err)
+				}
+				s.release()
+			}
+			b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "lines/s")
+		})
+	}
+}
+
+// loopbackConn is the server side of a WebSocket over loopback; its client
+// reads and drops everything.
+func loopbackConn(b *testing.B) *wsconn.Conn {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	conns := make(chan *wsconn.Conn, 1)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		conns <- c
+	})}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { nc.Close() })
+	fmt.Fprintf(nc, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	go io.Copy(io.Discard, nc)
+	c := <-conns
+	b.Cleanup(c.Abort)
+	return c
 }
