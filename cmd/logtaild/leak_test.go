@@ -53,6 +53,11 @@ func TestThousandStreamsLeakNothing(t *testing.T) {
 	if f := td.d.hub.Followers(); f != 1 {
 		t.Errorf("%d followers for one file, want 1", f)
 	}
+	// An idle stream is its parked reader and nothing else: no writer
+	// goroutine waits for lines (the follower and its watch add the rest).
+	if !waitUntil(func() bool { return runtime.NumGoroutine() <= goroutines+n+4 }) {
+		t.Errorf("%d goroutines for %d idle streams (%d before): want at most one a stream", runtime.NumGoroutine(), n, goroutines)
+	}
 	if w := inotifyWatches(t); w != watches+1 {
 		t.Errorf("%d inotify watches with %d streams on one file, want %d", w, n, watches+1)
 	}
