@@ -24,23 +24,34 @@ func run(t *testing.T, interval, timeout, delay time.Duration, answers int) (tim
 	for {
 		select {
 		case <-m.C():
-			if err := m.Fire(); err != nil {
-				if !errors.Is(err, heartbeat.ErrTimeout) {
-					t.Fatalf("Fire: %v", err)
-				}
+			if fire(t, m, &peer, &pings, answers, delay) {
 				return time.Since(start), pings
-			}
-			pings++
-			if pings <= answers {
-				peer.Go(func() {
-					time.Sleep(delay) // the peer's round trip, in the bubble's fake time
-					m.Pong()
-				})
 			}
 		case <-m.Pongs():
 			m.Answered()
 		}
 	}
+}
+
+// fire is the owner's part when a ping is due: Fire, then a ping that the
+// peer answers after delay while it still answers. It reports whether the
+// peer was declared dead.
+func fire(t *testing.T, m *heartbeat.Monitor, peer *sync.WaitGroup, pings *int, answers int, delay time.Duration) bool {
+	t.Helper()
+	if err := m.Fire(); err != nil {
+		if !errors.Is(err, heartbeat.ErrTimeout) {
+			t.Fatalf("Fire: %v", err)
+		}
+		return true
+	}
+	*pings++
+	if *pings <= answers {
+		peer.Go(func() {
+			time.Sleep(delay) // the peer's round trip, in the bubble's fake time
+			m.Pong()
+		})
+	}
+	return false
 }
 
 // runFunc is run for an owner woken by NewFunc: each wake is a run of the
@@ -68,18 +79,8 @@ func runFunc(t *testing.T, interval, timeout, delay time.Duration, answers int) 
 		if !m.Due() {
 			continue
 		}
-		if err := m.Fire(); err != nil {
-			if !errors.Is(err, heartbeat.ErrTimeout) {
-				t.Fatalf("Fire: %v", err)
-			}
+		if fire(t, m, &peer, &pings, answers, delay) {
 			return time.Since(start), pings
-		}
-		pings++
-		if pings <= answers {
-			peer.Go(func() {
-				time.Sleep(delay)
-				m.Pong()
-			})
 		}
 	}
 	return 0, pings

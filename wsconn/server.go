@@ -345,12 +345,10 @@ func (c *Conn) readFrame(r *reading) bool {
 		return false
 	}
 	if h.OpCode.IsControl() {
-		payload := make([]byte, h.Length)
-		if _, err := io.ReadFull(c.br, payload); err != nil {
-			c.send(Event{Kind: Gone, Err: err})
+		payload, ok := c.payload(h)
+		if !ok {
 			return false
 		}
-		ws.Cipher(payload, h.Mask, 0)
 		switch h.OpCode {
 		case ws.OpPing:
 			c.send(Event{Kind: Ping, Payload: payload})
@@ -373,12 +371,10 @@ func (c *Conn) readFrame(r *reading) bool {
 		return false
 	}
 	r.msgLen += h.Length
-	part := make([]byte, h.Length)
-	if _, err := io.ReadFull(c.br, part); err != nil {
-		c.send(Event{Kind: Gone, Err: err})
+	part, ok := c.payload(h)
+	if !ok {
 		return false
 	}
-	ws.Cipher(part, h.Mask, 0)
 	if r.isText {
 		r.msg = append(r.msg, part...)
 	}
@@ -394,6 +390,18 @@ func (c *Conn) readFrame(r *reading) bool {
 		r.state = r.state.Set(ws.StateFragmented)
 	}
 	return true
+}
+
+// payload reads and unmasks a frame's payload; false when the connection is
+// gone (the owner has been told).
+func (c *Conn) payload(h ws.Header) ([]byte, bool) {
+	p := make([]byte, h.Length)
+	if _, err := io.ReadFull(c.br, p); err != nil {
+		c.gone(err)
+		return nil, false
+	}
+	ws.Cipher(p, h.Mask, 0)
+	return p, true
 }
 
 // linger reads and drops what the peer still sends after it broke the
