@@ -493,8 +493,9 @@ func (f *follower) fanout(b *Batch, src *source) {
 	if b.Event != "" && f.hub.cfg.OnEvent != nil {
 		f.hub.cfg.OnEvent(b.Event)
 	}
+	now := time.Now().UnixNano()
 	for s := range f.subs {
-		if !s.offer(b) {
+		if !s.offer(b, now) {
 			f.log().Info("subscriber too slow; dropping it", "path", f.name,
 				"queued_bytes", s.queued.Load(), "idle", time.Since(time.Unix(0, s.lastTaken.Load())).Round(time.Millisecond))
 			f.end(s, ErrSlow)

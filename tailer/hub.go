@@ -304,15 +304,16 @@ func (s *Subscription) Close() {
 	})
 }
 
-// offer queues b unless the subscriber is too far behind.
-func (s *Subscription) offer(b *Batch) bool {
+// offer queues b unless the subscriber is too far behind; now is the
+// caller's clock (UnixNano), read once for all the subscribers of a batch.
+func (s *Subscription) offer(b *Batch, now int64) bool {
 	c := s.cost(b)
 	q, _ := s.charge(c)
 	if q > s.limit {
 		return false
 	}
 	if q == c { // it had nothing to take until now: not idle so far
-		s.lastTaken.Store(time.Now().UnixNano())
+		s.lastTaken.Store(now)
 	}
 	select {
 	case s.c <- b:

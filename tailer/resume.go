@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/logtail/logtail/render"
 )
@@ -133,7 +134,7 @@ func (f *follower) join(s *Subscription, c *cursor) {
 
 // send queues b for one subscriber, ending it if it is too slow.
 func (f *follower) send(s *Subscription, b *Batch) {
-	if !s.offer(b) {
+	if !s.offer(b, time.Now().UnixNano()) {
 		f.end(s, ErrSlow)
 	}
 }
