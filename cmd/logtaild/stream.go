@@ -385,34 +385,42 @@ func (st *stream) pass() (code int, reason string, err error, end, more bool) {
 	}
 	sent := s.st.bytes
 	for s.st.bytes-sent < passBytes {
-		select {
-		case b, ok := <-sub.C:
-			if !ok {
-				if err := s.flush(); err != nil {
-					return 0, "", err, true, false
-				}
-				code, reason, err := closeFor(sub.Err())
-				return code, reason, err, true, false
-			}
-			err := s.add(b) // writes each frame as it fills
-			sub.Release(b)
-			if err != nil {
+		b, ok, waiting := takeBatch(sub)
+		if !waiting {
+			break
+		}
+		if !ok {
+			if err := s.flush(); err != nil {
 				return 0, "", err, true, false
 			}
-			continue
-		default:
+			code, reason, err := closeFor(sub.Err())
+			return code, reason, err, true, false
 		}
-		break
+		err := s.add(b) // writes each frame as it fills
+		sub.Release(b)
+		if err != nil {
+			return 0, "", err, true, false
+		}
 	}
 	more = s.st.bytes-sent >= passBytes
 	err = s.flush()
-	d := st.d
-	d.reportSent(s.st)
+	st.d.reportSent(s.st)
 	if err != nil {
 		return 0, "", err, true, false
 	}
 	s.release() // nothing held while the stream is idle
 	return 0, "", nil, false, more
+}
+
+// takeBatch takes the batch waiting in sub, if one is (ok is false when the
+// subscription has ended).
+func takeBatch(sub *tailer.Subscription) (b *tailer.Batch, ok, waiting bool) {
+	select {
+	case b, ok = <-sub.C:
+		return b, ok, true
+	default:
+		return nil, false, false
+	}
 }
 
 // finish closes a stream that a pass has ended.
