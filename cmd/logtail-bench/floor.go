@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -90,7 +91,7 @@ func serveFloor(ctx context.Context, args []string, stderr io.Writer) error {
 				n, err := f.ReadAt(buf, off)
 				off += int64(n)
 				data := append(partial, buf[:n]...)
-				end := lastNewline(data)
+				end := bytes.LastIndexByte(data, '\n') + 1 // the complete lines
 				partial = append([]byte(nil), data[end:]...)
 				if end > 0 {
 					frames := frameLines(data[:end])
@@ -119,14 +120,4 @@ func serveFloor(ctx context.Context, args []string, stderr io.Writer) error {
 	case err := <-errc:
 		return err
 	}
-}
-
-// lastNewline is the length of data's complete lines.
-func lastNewline(data []byte) int {
-	for i := len(data) - 1; i >= 0; i-- {
-		if data[i] == '\n' {
-			return i + 1
-		}
-	}
-	return 0
 }

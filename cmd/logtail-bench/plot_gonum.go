@@ -12,6 +12,17 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
+// newPlot is a plot with a logarithmic X axis, and Y too when logY.
+func newPlot(title, x, y string, logY bool) *plot.Plot {
+	p := plot.New()
+	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, x, y
+	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	if logY {
+		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	}
+	return p
+}
+
 // writePlots draws throughput vs clients, the latency CDFs and memory per
 // stream vs streams from the results; a figure without data is skipped.
 func writePlots(rs []Result, dir string, w io.Writer) error {
@@ -40,12 +51,7 @@ func writePlots(rs []Result, dir string, w io.Writer) error {
 	}
 
 	if m, names := byTarget("throughput"); len(names) > 0 {
-		p := plot.New()
-		p.Title.Text = "Throughput: lines/s delivered in total, 100-byte lines"
-		p.X.Label.Text = "clients"
-		p.Y.Label.Text = "lines/s (log)"
-		p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
-		p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+		p := newPlot("Throughput: lines/s delivered in total, 100-byte lines", "clients", "lines/s (log)", true)
 		p.Legend.Top = false
 		var args []any
 		for _, t := range names {
@@ -67,12 +73,7 @@ func writePlots(rs []Result, dir string, w io.Writer) error {
 	}
 
 	if m, names := byTarget("latency"); len(names) > 0 {
-		p := plot.New()
-		p.Title.Text = "Latency CDF: write → receive, one line every 10 ms"
-		p.X.Label.Text = "latency ms (log)"
-		p.Y.Label.Text = "fraction of lines"
-		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		p := newPlot("Latency CDF: write → receive, one line every 10 ms", "latency ms (log)", "fraction of lines", false)
 		p.Legend.Top = false
 		p.Legend.Left = false
 		var args []any
@@ -94,13 +95,8 @@ func writePlots(rs []Result, dir string, w io.Writer) error {
 	}
 
 	if m, names := byTarget("idle"); len(names) > 0 {
-		p := plot.New()
-		p.Title.Text = "Idle streams: server memory per stream (PSS)"
+		p := newPlot("Idle streams: server memory per stream (PSS)", "streams (log)", "KiB per stream (log)", true)
 		p.Legend.Top = true // the lines fall to the right
-		p.X.Label.Text = "streams (log)"
-		p.Y.Label.Text = "KiB per stream (log)"
-		p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
-		p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
 		var args []any
 		var failed plotter.XYs
 		var labels []string
