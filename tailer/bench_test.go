@@ -14,10 +14,10 @@ func BenchmarkSplitLines(b *testing.B) {
 	block := linesOf(readBlock/100+1, 100)[:readBlock]
 	b.SetBytes(int64(len(block)))
 	b.ReportAllocs()
-	var partial []byte
-	var cutting bool
+	sp := splitter{limit: 1 << 20}
 	for b.Loop() {
-		_, partial, cutting = splitLines(partial, cutting, block, 1<<20)
+		var out lines
+		sp.split(&out, block)
 	}
 }
 

@@ -4,28 +4,35 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
-	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/nxadm/tail/util"
-	"gopkg.in/tomb.v1"
 
 	"github.com/logtail/logtail/render"
 )
-
-// readBlock is how much a follower reads from its file at once.
-const readBlock = 64 << 10
 
 // graceTick is how often a renamed-away file is looked at during the grace
 // period: it has no inotify watch of its own any more.
 const graceTick = 100 * time.Millisecond
 
-// primeLines is how many lines before its start a follower reads to learn
-// the colour state it starts in.
-const primeLines = 100
+// primeLines and primeLineBytes bound what a follower reads before its start
+// to learn the colour state it starts in.
+const (
+	primeLines     = 100
+	primeLineBytes = 4 << 10
+)
+
+// maxChain bounds the generations a follower holds open besides the current
+// one. Beyond it, it reads on and looks for new ones once some are done.
+const maxChain = 64
+
+// maxKnown is how many finished generations a follower remembers, so that a
+// look into the directory does not take them for new ones.
+const maxKnown = 64
 
 var libraryLogger sync.Once
 
@@ -37,54 +44,22 @@ func setLibraryLogger(l *slog.Logger) {
 	})
 }
 
-// source is one open generation of the followed file.
-type source struct {
-	file    *os.File
-	id      fileID
-	off     int64  // next byte to read
-	partial []byte // bytes after the last newline, waiting for it
-	cutting bool   // dropping the rest of an over-long line
-	last    byte   // the byte at off-1, to notice the file was cut or rewritten
-	fresh   bool   // a new file under the name, not yet announced
-}
-
-// next reads what follows src.off into buf, together with the byte before
-// it, which must still be the one we read there: one pread sees the file at
-// one moment, so a file cut and written again past our offset (copytruncate)
-// cannot pass for one that grew. cut reports that it was cut or rewritten;
-// full, that buf was filled (there may be more).
-func (src *source) next(buf []byte) (data []byte, cut, full bool) {
-	if src.off == 0 {
-		n, _ := src.file.ReadAt(buf, 0)
-		return buf[:n], false, n == len(buf)
-	}
-	n, _ := src.file.ReadAt(buf, src.off-1)
-	if n == 0 || buf[0] != src.last {
-		return nil, true, false
-	}
-	return buf[1:n], false, n == len(buf)
-}
-
-// consume records that data, returned by next, was read.
-func (src *source) consume(data []byte) {
-	if len(data) > 0 {
-		src.off += int64(len(data))
-		src.last = data[len(data)-1]
-	}
-}
-
-// restart reads the file again from its start.
-func (src *source) restart() {
-	src.off, src.partial, src.cutting, src.last = 0, src.partial[:0], false, 0
-}
-
-// pos is the position after the last complete line read from src.
-func (src *source) pos() Position {
-	return Position{Dev: src.id.dev, Ino: src.id.ino, Offset: src.off - int64(len(src.partial))}
+// known is a generation a follower has finished with.
+type known struct {
+	stat fileStat
+	head []byte
 }
 
 // follower reads one file by name and fans its lines out. All fields below
 // the first group belong to its goroutine.
+//
+// The file under the name is one generation of the log; rotation moves it
+// away (renamed, or deleted) and a new one comes under the name. A follower
+// reads every generation to its end, in the order they were written: when
+// the name leads to another file, it looks in the directory for the
+// generations that were under the name in between (the rotated names tools
+// give them, newer than the last one it knows) and reads them first. What it
+// cannot read any more, it says: a gap event.
 type follower struct {
 	hub   *Hub
 	name  string
@@ -96,19 +71,25 @@ type follower struct {
 	refs     int  // guarded by hub.mu
 	stopping bool // guarded by hub.mu
 
-	cur      *source // nil while the name does not exist
-	old      *source // renamed away, still read until oldUntil
-	oldUntil time.Time
-	failed   error // an open or read error every new subscriber is told
+	// chain holds the generations no longer under the name, oldest first;
+	// each is read to its end before anything of the next.
+	chain  []*source
+	cur    *source // the file under the name; nil while there is none
+	known  []known // generations finished lately
+	newest fileStat
+	failed error // an open or read error every new subscriber is told
 
-	watcher  *fileWatch    // see watch.go
-	appeared chan struct{} // closed when the name may exist again
-	waitTomb *tomb.Tomb    // ends the wait for the name
-	waiters  sync.WaitGroup
+	watcher *fileWatch // the current file's changes (see watch.go)
+	names   *nameWatch // files appearing under the name (see dirwatch.go)
+	// Files that came under the name, as counted by names, against those
+	// the follower found: the difference were gone before it could read them.
+	createdBase, createdSeen int64
+	found, lost                int64
+	pending                    []*Batch // events for when every generation is read
 
-	caughtUp   chan struct{} // a subscriber's queue drained below half (see saturated)
+	caughtUp   chan struct{} // a queue drained below half, a stall, or a directory event
 	full       atomic.Int64  // subscribers (live or catching up) whose queue is half full
-	buf        []byte        // one read block, reused
+	buf        []byte        // one read block and its window, reused
 	stallTimer *time.Timer   // wakes the follower to look for stalled subscribers
 	subs       map[*Subscription]struct{}
 	catching   map[*Subscription]*cursor // resuming subscribers not yet live
@@ -139,8 +120,9 @@ func (f *follower) saturated() bool {
 	return false
 }
 
-// wake tells the follower a subscriber's queue drained below half, or a
-// stall timer ran out. Safe from any goroutine.
+// wake asks the follower to look again: a subscriber's queue drained below
+// half, a stall timer ran out, or something happened in the directory. Safe
+// from any goroutine; never blocks.
 func (f *follower) wake() {
 	select {
 	case f.caughtUp <- struct{}{}:
@@ -159,7 +141,7 @@ func newFollower(h *Hub, name string, after <-chan struct{}) *follower {
 		done:     make(chan struct{}),
 		subs:     make(map[*Subscription]struct{}),
 		catching: make(map[*Subscription]*cursor),
-		buf:      make([]byte, readBlock+1),
+		buf:      make([]byte, winBytes+readBlock),
 	}
 }
 
@@ -205,9 +187,6 @@ func (f *follower) run() {
 		case <-watchEnded:
 			f.watcher = nil // its watch was removed under it: check watches again
 			f.check()
-		case <-f.appeared:
-			f.appeared, f.waitTomb = nil, nil
-			f.check()
 		case <-f.ticker.C:
 			f.check()
 		case <-f.caughtUp:
@@ -221,23 +200,59 @@ func (f *follower) run() {
 // start opens the file and positions the follower after its last complete
 // line: what comes before is the subscribers' "last N lines".
 func (f *follower) start() error {
-	file, fi, err := f.hub.cfg.Open(f.name)
+	// The directory first: every file that comes under the name from now on
+	// is counted.
+	if nw, err := watchName(f.name, f.wake); err != nil {
+		f.log().Warn("no watch on the directory; rotations are seen by polling, and a file gone before it was read cannot be told", "path", f.name, "err", err)
+	} else {
+		f.names = nw
+	}
+	file, _, err := f.hub.cfg.Open(f.name)
 	if err != nil {
 		return err
 	}
-	// the colours of the lines before where we start carry into ours
-	before, _, stop, err := LastLines(file, fi.Size(), primeLines)
+	st, err := statFile(file)
 	if err != nil {
 		file.Close()
 		return fmt.Errorf("reading %s: %w", f.name, err)
 	}
-	for line := range bytes.Lines(before) {
+	// the colours of the lines before where we start carry into ours
+	last, err := LastLines(file, st.size, primeLines, primeLineBytes)
+	if err != nil {
+		file.Close()
+		return fmt.Errorf("reading %s: %w", f.name, err)
+	}
+	for line := range bytes.Lines(last.Raw) {
 		f.html.Advance(line)
 	}
-	f.cur = &source{file: file, id: idOf(fi), off: stop, last: '\n'}
+	src := newSource(file, st, f.name, f.hub.cfg.MaxLineBytes)
+	if stop := f.stopOf(src); stop >= 0 {
+		src.seek(stop)
+	} else {
+		// the last line is longer than a scan may read: go on from the
+		// end, in the middle of it
+		src.seek(st.size)
+		src.sp.front = true
+	}
+	f.cur, f.newest = src, st
+	if f.names != nil {
+		f.names.sync()
+		f.createdBase = f.names.created.Load()
+		f.createdSeen = f.createdBase
+	}
 	f.watch()
 	f.check()
 	return nil
+}
+
+// stopOf finds where the last complete line of src ends, reading back at
+// most MaxLineBytes; -1 when it is further.
+func (f *follower) stopOf(src *source) int64 {
+	last, err := LastLines(src.file, src.stat.size, 0, f.hub.cfg.MaxLineBytes)
+	if err != nil {
+		return -1
+	}
+	return last.Stop
 }
 
 func (f *follower) shutdown() {
@@ -245,12 +260,15 @@ func (f *follower) shutdown() {
 		f.stallTimer.Stop()
 	}
 	f.unwatch()
-	f.waiters.Wait()
+	if f.names != nil {
+		f.names.Close()
+	}
 	f.ticker.Stop()
-	for _, src := range []*source{f.old, f.cur} {
-		if src != nil {
-			src.file.Close()
-		}
+	for _, src := range f.chain {
+		src.close()
+	}
+	if f.cur != nil {
+		f.cur.close()
 	}
 	for s := range f.subs {
 		f.end(s, ErrClosed)
@@ -277,17 +295,18 @@ func (f *follower) handle(r request) {
 		r.reply <- nil
 		return
 	}
-	if f.cur != nil {
-		end := f.cur.off - int64(len(f.cur.partial))
-		raw, _, _, err := LastLines(f.cur.file, end, r.lines)
+	// The last lines end where the follower has got to: the lines after
+	// them are the ones it sends next.
+	if src := f.frontier(); src != nil {
+		last, err := LastLines(src.file, src.boundary, r.lines, f.hub.cfg.MaxLineBytes)
 		if err != nil {
 			r.reply <- fmt.Errorf("reading %s: %w", f.name, err)
 			return
 		}
-		raw = CutLongLines(raw, f.hub.cfg.MaxLineBytes)
 		// sent even without lines: it tells the client where it stands
-		b := NewBatch(raw, s.html, new(render.Stream))
-		b.End = Position{Dev: f.cur.id.dev, Ino: f.cur.id.ino, Offset: end}
+		b := NewBatch(last.Raw, s.html, new(render.Stream))
+		b.Sizes = last.Sizes
+		b.End = src.position(src.boundary)
 		s.charge(s.cost(b))
 		s.c <- b // the queue is empty: this cannot block
 		s.notify()
@@ -297,6 +316,23 @@ func (f *follower) handle(r request) {
 	}
 	f.subs[s] = struct{}{}
 	r.reply <- nil
+}
+
+// frontier is the generation the follower is reading: the first one it has
+// not read to its end, or the current file.
+func (f *follower) frontier() *source {
+	for _, src := range f.chain {
+		if !src.atEOF {
+			return src
+		}
+	}
+	if f.cur != nil {
+		return f.cur
+	}
+	if n := len(f.chain); n > 0 {
+		return f.chain[n-1]
+	}
+	return nil
 }
 
 // end closes a subscriber's channel with the reason.
@@ -317,91 +353,81 @@ func (f *follower) end(s *Subscription, err error) {
 	s.notify()
 }
 
-// check reads whatever is new: the rest of a renamed-away file first, then the
-// current file, then looks whether the name now leads to another file.
+// check reads whatever is new, every generation in order, then looks whether
+// the name now leads to another file.
 func (f *follower) check() {
-	// Lines go out in the order they were written: the renamed-away file is
-	// read to its end before anything of the new one.
-	oldDone := true
-	if f.old != nil {
-		oldDone = f.read(f.old)
-		if oldDone && time.Now().After(f.oldUntil) {
-			f.flushPartial(f.old)
-			f.old.file.Close()
-			f.old = nil
-			f.ticker.Reset(f.hub.cfg.PollInterval)
+	for range 4 { // a look or a cut that finds files may give more to read
+		ready := f.readChain()
+		if ready && f.cur != nil {
+			ready = f.read(f.cur)
 		}
-	}
-	if f.cur != nil && oldDone {
-		f.readCur()
-	}
-	fi, err := os.Stat(f.name)
-	switch {
-	case err != nil:
-		if f.cur != nil {
-			f.log().Info("file gone; waiting for it", "path", f.name)
-			f.retire()
+		if ready && len(f.pending) > 0 && f.cur == nil {
+			for _, b := range f.pending {
+				f.fanout(b, f.frontier()) // where the stream stands, if anywhere
+			}
+			f.pending = nil
 		}
-		f.waitForName()
-	case f.cur == nil || idOf(fi) != f.cur.id:
-		if f.cur != nil {
-			f.log().Info("file rotated", "path", f.name)
-			f.retire()
+		if !f.look() {
+			break
 		}
-		f.reopen()
-	case f.watcher == nil:
-		f.watch()
 	}
 	for s, c := range f.catching {
 		f.advance(s, c)
 	}
 }
 
-// readCur reads the current file, first telling the subscribers that it is
-// a new one when it is.
-func (f *follower) readCur() {
-	if f.cur.fresh {
-		f.cur.fresh = false
-		f.fanout(&Batch{Event: EventRotated}, f.cur)
+// readChain reads the renamed-away generations in order. It reports whether
+// all were read to their end; it stops at one that could not be (every
+// subscriber is full). One that is done and past its grace period is closed.
+func (f *follower) readChain() bool {
+	now := time.Now()
+	for i := 0; i < len(f.chain); i++ {
+		src := f.chain[i]
+		if !f.read(src) {
+			return false
+		}
+		newer := i+1 < len(f.chain) || f.cur != nil
+		if newer && src.sp.pending() {
+			// a newer file is being written: this line will not be finished
+			f.send(src, src.finish())
+		}
+		if now.Before(src.until) {
+			continue
+		}
+		if out := src.finish(); out.n > 0 {
+			f.send(src, out)
+		}
+		f.remember(src)
+		src.close()
+		f.chain = append(f.chain[:i], f.chain[i+1:]...)
+		i--
 	}
-	f.read(f.cur)
+	if len(f.chain) == 0 {
+		f.ticker.Reset(f.hub.cfg.PollInterval)
+	}
+	return true
 }
 
-// retire keeps the current file as the old one for the grace period. It is
-// read once more first: whatever was written to it before the name moved on
-// (the stat that told us) comes before the new file's lines.
-func (f *follower) retire() {
-	f.unwatch()
-	if f.old != nil { // rotated twice within the grace period
-		f.read(f.old)
-		f.flushPartial(f.old)
-		f.old.file.Close()
+// remember keeps a finished generation's identity, so that it is never
+// taken for a new one.
+func (f *follower) remember(src *source) {
+	if len(f.known) == maxKnown {
+		f.known = f.known[1:]
 	}
-	f.read(f.cur)
-	f.old, f.cur = f.cur, nil
-	f.oldUntil = time.Now().Add(f.hub.cfg.Grace)
-	f.ticker.Reset(min(graceTick, f.hub.cfg.PollInterval))
-}
-
-// reopen opens the new file under the name and reads it from its start once
-// the old one is done.
-func (f *follower) reopen() {
-	file, fi, err := f.hub.cfg.Open(f.name)
-	if err != nil {
-		f.log().Warn("cannot open the file under its name; will retry", "path", f.name, "err", err)
-		return
-	}
-	f.cur = &source{file: file, id: idOf(fi), fresh: true}
-	f.watch()
-	if f.old == nil || f.read(f.old) {
-		f.readCur()
-	}
+	f.known = append(f.known, known{stat: src.stat, head: src.firstBytes()})
 }
 
 // read reads src from its offset to its end and sends the complete lines.
 // It reports whether it reached the end: it stops early while every
 // subscriber's queue is full, and reads on when one has caught up (wake).
 func (f *follower) read(src *source) bool {
+	if len(src.events) > 0 {
+		f.flushBefore(src)
+		for _, b := range src.events {
+			f.fanout(b, src)
+		}
+		src.events = nil
+	}
 	buf := f.buf
 	for {
 		if f.saturated() {
@@ -411,58 +437,301 @@ func (f *follower) read(src *source) bool {
 			} else {
 				f.stallTimer.Reset(f.hub.cfg.StallAfter)
 			}
+			if st, err := statFile(src.file); err == nil {
+				src.seen = max(src.seen, st.size) // for a gap, should it be cut
+			}
+			src.atEOF = false
 			return false
 		}
 		data, cut, full := src.next(buf)
 		if cut {
-			f.log().Info("file truncated", "path", f.name, "offset", src.off)
-			src.restart()
-			f.fanout(&Batch{Event: EventTruncated}, src)
+			if f.cut(src) {
+				return false // its copy comes first
+			}
 			continue
 		}
 		src.consume(data)
-		if out := f.split(src, data); len(out) > 0 {
-			f.fanout(NewBatch(out, f.htmlSubs > 0, &f.html), src)
+		if out := src.take(data); out.n > 0 {
+			f.flushBefore(src)
+			f.send(src, out)
 		}
 		if !full {
+			src.atEOF = true
 			return true
 		}
 	}
 }
 
-// split returns the complete lines of chunk, keeping an unfinished one in src
-// for later and cutting lines longer than MaxLineBytes (see splitLines).
-func (f *follower) split(src *source, chunk []byte) []byte {
-	var out []byte
-	out, src.partial, src.cutting = splitLines(src.partial, src.cutting, chunk, f.hub.cfg.MaxLineBytes)
-	return out
+// flushBefore ends the unfinished lines of the generations before src: lines
+// of a newer file are about to be sent.
+func (f *follower) flushBefore(src *source) {
+	for _, g := range f.chain {
+		if g == src {
+			return
+		}
+		if g.sp.pending() {
+			f.send(g, g.finish())
+		}
+	}
 }
 
-// cutMark ends a line cut at MaxLineBytes.
-const cutMark = " [line cut]\n"
+// send fans out lines taken from src.
+func (f *follower) send(src *source, out lines) {
+	if out.n == 0 {
+		return
+	}
+	b := NewBatch(out.raw, f.htmlSubs > 0, &f.html)
+	b.Sizes = out.sizes
+	f.fanout(b, src)
+}
 
-func appendCut(out, line []byte) []byte {
-	// do not split a UTF-8 sequence at the cut
-	for k := 1; k <= utf8.UTFMax && k <= len(line); k++ {
-		if utf8.RuneStart(line[len(line)-k]) {
-			if !utf8.FullRune(line[len(line)-k:]) {
-				line = line[:len(line)-k]
-			}
+// cut handles a generation found cut or rewritten before its offset. With
+// copytruncate, what it held is in a copy next to it: the lines not read yet
+// are read from there first (cut reports that it queued the copy). What is
+// lost, it says.
+func (f *follower) cut(src *source) (copied bool) {
+	f.log().Info("file truncated", "path", src.name, "offset", src.off)
+	unread := src.seen - src.off // known to have been there, not read
+	cp := f.findCopy(src)
+	if cp == nil {
+		if out := src.finish(); out.n > 0 { // the line the cut ended
+			f.send(src, out)
+		}
+		src.restart()
+		f.fanout(&Batch{Event: EventTruncated, File: src.name}, src)
+		if unread > 0 {
+			f.fanout(&Batch{Event: EventGap, File: src.name, Bytes: unread,
+				Reason: fmt.Sprintf("%s was truncated before %d bytes of it were read", filepath.Base(src.name), unread)}, src)
+		}
+		return false
+	}
+	f.log().Info("reading the rest of a truncated file from its copy", "path", src.name, "copy", cp.name, "from", cp.off)
+	cp.events = []*Batch{{Event: EventTruncated, File: src.name,
+		Reason: fmt.Sprintf("%s was truncated; its lines not read yet come from its copy %s", filepath.Base(src.name), filepath.Base(cp.name))}}
+	if short := src.seen - cp.stat.size; short > 0 {
+		cp.events = append(cp.events, &Batch{Event: EventGap, File: src.name, Bytes: short,
+			Reason: fmt.Sprintf("%d bytes of %s were written after its copy and before its truncation", short, filepath.Base(src.name))})
+	}
+	src.restart()
+	cp.atEOF = false
+	cp.until = time.Now() // read it to its end, then close it
+	i := len(f.chain)
+	for k, g := range f.chain {
+		if g == src {
+			i = k
 			break
 		}
 	}
-	return append(append(out, line...), cutMark...)
+	f.chain = append(f.chain[:i], append([]*source{cp}, f.chain[i:]...)...)
+	f.known = append(f.known, known{stat: cp.stat, head: cp.firstBytes()}) // never a generation of its own
+	return true
 }
 
-// flushPartial sends the unfinished last line of a file that will not grow
-// any more.
-func (f *follower) flushPartial(src *source) {
-	if len(src.partial) == 0 {
+// findCopy looks among src's rotated siblings for a copy of it made just
+// before it was cut (copytruncate): newer than src, at least as long as
+// what was read of it, with the same first bytes and the same bytes before
+// src's offset. It is returned open at the start of the line src was in.
+func (f *follower) findCopy(src *source) *source {
+	sibs := siblings(f.name)
+	sortGens(f.name, sibs)
+	head := src.head
+	for i := len(sibs) - 1; i >= 0; i-- { // the newest copy first
+		sb := sibs[i]
+		if sb.packed || sb.stat.id == src.stat.id || sb.stat.size < src.off ||
+			(sb.stat.born != 0 && src.stat.born != 0 && sb.stat.born < src.stat.born) {
+			continue
+		}
+		file, _, err := f.hub.cfg.Open(sb.path)
+		if err != nil {
+			continue
+		}
+		cp := newSource(file, sb.stat, sb.path, f.hub.cfg.MaxLineBytes)
+		win := make([]byte, src.wlen)
+		n, _ := file.ReadAt(win, src.off-int64(src.wlen))
+		if n == src.wlen && bytes.Equal(win, src.win[:src.wlen]) && (len(head) == 0 || sameHead(head, cp.firstBytes())) {
+			cp.seek(src.boundary)
+			return cp
+		}
+		file.Close()
+	}
+	return nil
+}
+
+// look checks whether the name still leads to the current file. When it
+// leads to another one, or to none, the current one joins the chain and the
+// generations in between are found. It reports whether it found files.
+func (f *follower) look() bool {
+	st, err := statPath(f.name)
+	same := err == nil && f.cur != nil && st.id == f.cur.stat.id
+	counted := f.names != nil && f.names.created.Load() != f.createdSeen
+	if same && !counted {
+		if f.watcher == nil {
+			f.watch()
+		}
+		return false
+	}
+	if err != nil && f.cur == nil && !counted {
+		return false // still waiting for the name
+	}
+	if len(f.chain) >= maxChain {
+		return false // once some are done
+	}
+	if f.names != nil {
+		f.names.sync() // every file that came under the name before the scan is counted
+	}
+	if !same && f.cur != nil {
+		if err != nil {
+			f.log().Info("file gone; waiting for it", "path", f.name)
+		} else {
+			f.log().Info("file rotated", "path", f.name)
+		}
+		f.retire()
+	}
+	gens, under := f.discover()
+	f.account(gens, under)
+	for _, g := range gens {
+		f.chain = append(f.chain, g)
+	}
+	// the newest of them is the current file if it is under the name
+	if n := len(f.chain); n > 0 && err == nil && f.cur == nil {
+		if last := f.chain[n-1]; last.stat.id == st.id {
+			f.chain = f.chain[:n-1]
+			last.until = time.Time{}
+			f.cur = last
+			f.watch()
+		}
+	}
+	if len(f.chain) > 0 {
+		f.ticker.Reset(min(graceTick, f.hub.cfg.PollInterval))
+	}
+	return len(gens) > 0
+}
+
+// retire moves the current file to the chain, to be read to its end and
+// for the grace period.
+func (f *follower) retire() {
+	f.unwatch()
+	f.cur.until = time.Now().Add(f.hub.cfg.Grace)
+	f.chain = append(f.chain, f.cur)
+	f.cur = nil
+}
+
+// isKnown reports whether st (with head, when read) is a generation the
+// follower has or had, or a copy of one.
+func (f *follower) isKnown(st fileStat, head []byte) bool {
+	match := func(k fileStat, khead []byte) bool {
+		if k.id == st.id && (k.born == st.born || k.born == 0 || st.born == 0) {
+			return true
+		}
+		return head != nil && sameHead(head, khead)
+	}
+	for _, src := range f.chain {
+		if match(src.stat, src.head) {
+			return true
+		}
+	}
+	if f.cur != nil && match(f.cur.stat, f.cur.head) {
+		return true
+	}
+	for _, k := range f.known {
+		if match(k.stat, k.head) {
+			return true
+		}
+	}
+	return false
+}
+
+// discover opens the generations that came under the name after the newest
+// one the follower knows, oldest first; the file under the name now is the
+// last. The others are looked for among the rotated names: newer than the
+// newest known (by birth time; by modification time where there is none),
+// neither one it knows nor a copy of one (copytruncate). A rotated file
+// newer than the one under the name is a copy of it, made before it was cut:
+// it comes before it.
+func (f *follower) discover() (gens []*source, under *fileStat) {
+	sibs := siblings(f.name)
+	if st, err := statPath(f.name); err == nil && st.regular {
+		under = &st
+	}
+	var cands []sibling
+	for _, sb := range sibs {
+		if sb.packed || !f.newer(sb.stat) || f.isKnown(sb.stat, nil) {
+			continue
+		}
+		if under != nil && sb.stat.id == under.id {
+			continue
+		}
+		cands = append(cands, sb)
+	}
+	sortGens(f.name, cands)
+	if under != nil && !f.isKnown(*under, nil) {
+		cands = append(cands, sibling{path: f.name, stat: *under})
+	}
+	for _, c := range cands {
+		file, _, err := f.hub.cfg.Open(c.path)
+		if err != nil {
+			f.log().Warn("cannot open a generation of the file", "path", c.path, "err", err)
+			continue
+		}
+		st, err := statFile(file)
+		if err != nil || st.id != c.stat.id {
+			file.Close() // moved on meanwhile; the next look sees where
+			continue
+		}
+		src := newSource(file, st, c.path, f.hub.cfg.MaxLineBytes)
+		if c.path != f.name && f.isKnown(st, src.firstBytes()) {
+			file.Close() // a copy of a file it has read
+			continue
+		}
+		src.until = time.Now().Add(f.hub.cfg.Grace)
+		src.events = []*Batch{{Event: EventRotated, File: c.path}}
+		gens = append(gens, src)
+		if f.newest.born == 0 || st.born > f.newest.born || (st.born == 0 && st.mtime > f.newest.mtime) {
+			f.newest = st
+		}
+	}
+	return gens, under
+}
+
+// newer reports whether a file may have come under the name after the
+// newest generation the follower knows.
+func (f *follower) newer(st fileStat) bool {
+	if st.born != 0 && f.newest.born != 0 {
+		return st.born >= f.newest.born // timestamps are coarse: ties are new unless known
+	}
+	return st.mtime >= f.newest.mtime
+}
+
+// account compares the files that came under the name (the directory
+// watch's count) with those the follower found: the missing ones were gone
+// (deleted, compressed) before it could read them, which it says before the
+// lines of the ones it found.
+func (f *follower) account(gens []*source, under *fileStat) {
+	if f.names == nil || f.names.lost.Load() {
 		return
 	}
-	line := append(src.partial, '\n')
-	src.partial = nil
-	f.fanout(NewBatch(line, f.htmlSubs > 0, &f.html), src)
+	created := f.names.created.Load()
+	f.createdSeen = created
+	for _, g := range gens {
+		// a file newer than the one under the name is a copy of it
+		// (copytruncate): it never was under the name
+		if under == nil || g.stat.born == 0 || under.born == 0 || g.stat.born <= under.born {
+			f.found++
+		}
+	}
+	missing := created - f.createdBase - f.found - f.lost
+	if missing <= 0 {
+		return
+	}
+	f.lost += missing
+	f.log().Warn("files under the name were gone before they could be read", "path", f.name, "files", missing)
+	gap := &Batch{Event: EventGap, File: f.name, Reason: fmt.Sprintf(
+		"%d file(s) that came under the name %s were removed or compressed before they could be read", missing, filepath.Base(f.name))}
+	if len(gens) > 0 {
+		gens[0].events = append([]*Batch{gap}, gens[0].events...)
+	} else {
+		f.pending = append(f.pending, gap)
+	}
 }
 
 // NewBatch wraps raw complete lines (each ending in newline) with their text
@@ -488,8 +757,12 @@ func NewBatch(raw []byte, html bool, stream *render.Stream) *Batch {
 	return b
 }
 
+// fanout sends b to every live subscriber, its position being where src
+// stands (the boundary after its lines, or its start for an event).
 func (f *follower) fanout(b *Batch, src *source) {
-	b.End = src.pos()
+	if src != nil {
+		b.End = src.position(src.boundary)
+	}
 	if b.Event != "" && f.hub.cfg.OnEvent != nil {
 		f.hub.cfg.OnEvent(b.Event)
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -41,8 +40,10 @@ type Config struct {
 	// cut is marked). Default 1 MiB.
 	MaxLineBytes int
 	// OnEvent, when set, is called from a follower's goroutine with each event
-	// it sends its subscribers (EventRotated, EventTruncated): once per file,
-	// however many subscribers it has. It must not block.
+	// it sends (EventRotated, EventTruncated, EventGap): once per file for
+	// the events of the file, however many subscribers it has, and once per
+	// subscriber for a gap only it has (a resume from a position whose file
+	// is gone). It must not block.
 	OnEvent func(kind string)
 }
 
@@ -68,23 +69,6 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Position is a place in a file: its identity and a byte offset.
-type Position struct {
-	Dev    uint64 `json:"dev"`
-	Ino    uint64 `json:"ino"`
-	Offset int64  `json:"offset"`
-}
-
-// fileID identifies a file independently of its name.
-type fileID struct{ dev, ino uint64 }
-
-func idOf(fi os.FileInfo) fileID {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return fileID{uint64(st.Dev), st.Ino}
-	}
-	return fileID{}
-}
-
 // Batch is a run of complete lines read together. Batches are shared by all
 // subscribers of a file and must not be modified.
 type Batch struct {
@@ -92,16 +76,25 @@ type Batch struct {
 	Lines int    // how many lines Raw holds
 	Text  []byte // Raw as valid UTF-8 (Raw itself when it already is)
 	HTML  []byte // each line rendered as HTML and ended by '\n'; nil if no subscriber wanted HTML
+	// Sizes lists the lines whose bytes in the file differ from their
+	// length in Raw (cut lines, a file's last line without newline).
+	Sizes []LineSize
 	End   Position
 	// Event, when set, says what happened to the file before these lines
-	// (EventRotated, EventTruncated, EventGap); Reason explains a gap.
+	// (EventRotated, EventTruncated, EventGap); Reason explains it, File is
+	// the path of the file concerned and Bytes, for a gap, how many bytes
+	// are known to be lost (0: unknown).
 	Event  string
 	Reason string
+	File   string
+	Bytes  int64
 
 	jsonOnce     sync.Once
 	jsonLines    []byte
 	jsonHTMLOnce sync.Once
 	jsonHTML     []byte
+	sizesOnce    sync.Once
+	jsonSizes    []byte
 }
 
 func (b *Batch) size() int64 { return int64(len(b.Raw) + len(b.HTML)) }

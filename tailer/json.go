@@ -2,10 +2,8 @@ package tailer
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"strconv"
-	"strings"
 )
 
 // Events a follower reports to clients that want to know (format=json).
@@ -14,26 +12,6 @@ const (
 	EventTruncated = "truncated" // the file was cut; reading goes on from End
 	EventGap       = "gap"       // lines between the previous End and this one could not be sent
 )
-
-// String is the position as clients see and send it: "DEV:INO:OFFSET".
-func (p Position) String() string {
-	return strconv.FormatUint(p.Dev, 10) + ":" + strconv.FormatUint(p.Ino, 10) + ":" + strconv.FormatInt(p.Offset, 10)
-}
-
-// ParsePosition reads a position written by Position.String.
-func ParsePosition(s string) (Position, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) != 3 {
-		return Position{}, fmt.Errorf("position %.40q: want DEV:INO:OFFSET", s)
-	}
-	dev, err1 := strconv.ParseUint(parts[0], 10, 64)
-	ino, err2 := strconv.ParseUint(parts[1], 10, 64)
-	off, err3 := strconv.ParseInt(parts[2], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || off < 0 {
-		return Position{}, fmt.Errorf("position %.40q: want DEV:INO:OFFSET, three whole numbers", s)
-	}
-	return Position{Dev: dev, Ino: ino, Offset: off}, nil
-}
 
 // JSONHTMLLines is JSONLines for the lines' HTML form (Batch.HTML), for
 // web pages that want positions too (format=json&html=1).
@@ -94,8 +72,38 @@ func AppendJSONString(dst, s []byte) []byte {
 	return append(dst, '"')
 }
 
-// PositionOf is the position at offset off in the file fi describes.
-func PositionOf(fi os.FileInfo, off int64) Position {
-	id := idOf(fi)
-	return Position{Dev: id.dev, Ino: id.ino, Offset: off}
+// JSONSizes is the bytes each line of the batch took in its file, newline
+// included, as JSON numbers joined by commas (see JSONLines): a client
+// derives each line's position from the batch's end without relying on the
+// lines' decoded text, which differs from the file's bytes wherever invalid
+// UTF-8 was replaced or a line was cut.
+func (b *Batch) JSONSizes() []byte {
+	b.sizesOnce.Do(func() {
+		out := make([]byte, 0, 4*b.Lines)
+		i, k := 0, 0
+		for line := range bytes.Lines(b.Raw) {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			size := int64(len(line))
+			if k < len(b.Sizes) && b.Sizes[k].Line == i {
+				size = b.Sizes[k].Size
+				k++
+			}
+			out = strconv.AppendInt(out, size, 10)
+			i++
+		}
+		b.jsonSizes = out
+	})
+	return b.jsonSizes
+}
+
+// PositionAt is the position of offset off in an open file.
+func PositionAt(f *os.File, off int64) (Position, error) {
+	st, err := statFile(f)
+	if err != nil {
+		return Position{}, err
+	}
+	src := source{file: f, stat: st}
+	return src.position(off), nil
 }

@@ -7,7 +7,7 @@ import (
 	"io"
 )
 
-// scanBlock is how much LastLines reads at a time, walking back from the end.
+// scanBlock is how much LastLines reads at a time.
 const scanBlock = 64 << 10
 
 // shrank reports that the file ended before the offset we were told.
@@ -15,79 +15,135 @@ type shrank struct{ size int64 }
 
 func (s shrank) Error() string { return fmt.Sprintf("file shrank to %d bytes while read", s.size) }
 
+// Last is the end of a file as LastLines found it.
+type Last struct {
+	Raw   []byte     // the last complete lines, each ending in '\n', cut as a follower cuts them
+	Lines int        // how many
+	Sizes []LineSize // lines whose bytes in the file differ from Raw (see LineSize)
+	// Stop is the offset right after the last complete line, where a
+	// follower goes on; -1 when the unfinished last line is longer than a
+	// scan may read, so that no line end was found.
+	Stop int64
+	// Partial is the unfinished last line (no newline yet): its first
+	// limit bytes, marked when cut.
+	Partial []byte
+}
+
+// DropFirst drops the first of the lines.
+func (l *Last) DropFirst() {
+	if l.Lines == 0 {
+		return
+	}
+	l.Raw = l.Raw[bytes.IndexByte(l.Raw, '\n')+1:]
+	l.Lines--
+	sizes := l.Sizes[:0:0]
+	for _, s := range l.Sizes {
+		if s.Line > 0 {
+			sizes = append(sizes, LineSize{Line: s.Line - 1, Size: s.Size})
+		}
+	}
+	l.Sizes = sizes
+}
+
 // LastLines returns the last n complete lines of the first end bytes of r,
-// each with its newline, and the offset where they start. A last line
-// without its newline is not complete and is left out: the returned data ends
-// at stop, just after the last newline before end, so a follower continuing
-// from stop neither loses nor repeats a line.
+// and the unfinished line after them. Lines longer than limit are cut as a
+// follower cuts them.
 //
-// It reads backwards in blocks: the cost grows with n and the length of the
-// lines, not with end. If the file shrinks meanwhile, it starts again from
-// the new end.
-func LastLines(r io.ReaderAt, end int64, n int) (data []byte, start, stop int64, err error) {
+// It reads backwards from end, at most (n+1)×(limit+1) bytes, so its cost
+// and memory are bounded by n and limit, never by the file: a line whose
+// start lies beyond that is shown from where the scan stopped, marked as
+// cut at the front. If the file shrinks meanwhile, it starts again from the
+// new end.
+func LastLines(r io.ReaderAt, end int64, n, limit int) (Last, error) {
+	var err error
 	for range 3 {
-		data, start, stop, err = lastLines(r, end, n)
+		var l Last
+		l, err = lastLines(r, end, n, limit)
 		var s shrank
 		if !errors.As(err, &s) {
-			return data, start, stop, err
+			return l, err
 		}
 		end = s.size
 	}
-	return nil, 0, 0, err
+	return Last{}, err
 }
 
-func lastLines(r io.ReaderAt, end int64, n int) (data []byte, start, stop int64, err error) {
-	var blocks [][]byte // read from the end backwards
-	stop = -1
-	newlines := 0
-	for pos := end; pos > 0; {
-		size := min(int64(scanBlock), pos)
-		buf := make([]byte, size)
-		got, err := r.ReadAt(buf, pos-size)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, 0, 0, err
+func lastLines(r io.ReaderAt, end int64, n, limit int) (Last, error) {
+	floor := max(0, end-max(int64(n+1)*int64(limit+1), scanBlock))
+	// The newlines that bound the lines, from the end backwards: the one
+	// ending the last complete line first, the one before the first line
+	// last.
+	var nl []int64
+	buf := make([]byte, scanBlock)
+	for pos := end; pos > floor && len(nl) < n+1; {
+		size := min(int64(scanBlock), pos-floor)
+		if err := readFull(r, buf[:size], pos-size); err != nil {
+			return Last{}, err
 		}
-		if int64(got) < size {
-			return nil, 0, 0, shrank{pos - size + int64(got)}
-		}
-		pos -= size
-		blocks = append(blocks, buf)
-		for i := len(buf); ; {
-			i = bytes.LastIndexByte(buf[:i], '\n')
-			if i < 0 {
+		for i := int(size); len(nl) < n+1; {
+			if i = bytes.LastIndexByte(buf[:i], '\n'); i < 0 {
 				break
 			}
-			if stop < 0 {
-				stop = pos + int64(i) + 1
-				if n == 0 {
-					return nil, stop, stop, nil
-				}
-				continue
-			}
-			if newlines++; newlines == n {
-				start = pos + int64(i) + 1
-				return join(blocks, pos, start, stop), start, stop, nil
-			}
+			nl = append(nl, pos-size+int64(i))
 		}
+		pos -= size
 	}
-	if stop < 0 { // no newline at all: nothing is complete yet
-		return nil, 0, 0, nil
+	l := Last{Stop: -1}
+	if len(nl) > 0 {
+		l.Stop = nl[0] + 1
+	} else if floor == 0 {
+		l.Stop = 0 // no newline at all: nothing is complete yet
 	}
-	return join(blocks, 0, 0, stop), 0, stop, nil
+	if l.Stop > 0 {
+		start, front := floor, floor > 0
+		if len(nl) == n+1 {
+			start, front = nl[n]+1, false
+		} else if floor == 0 {
+			front = false
+		}
+		sp := splitter{limit: limit, front: front, whole: true}
+		var out lines
+		for off := start; off < l.Stop; {
+			size := min(int64(scanBlock), l.Stop-off)
+			if err := readFull(r, buf[:size], off); err != nil {
+				return Last{}, err
+			}
+			sp.split(&out, buf[:size])
+			off += size
+		}
+		sp.settle(&out)
+		l.Raw, l.Lines, l.Sizes = out.raw, out.n, out.sizes
+	}
+	// the unfinished line: from Stop, or from where the scan ended
+	from, front := l.Stop, false
+	if from < 0 {
+		from, front = floor, true
+	}
+	if from < end {
+		var sp splitter
+		sp = splitter{limit: limit, front: front, whole: true}
+		size := min(end-from, int64(limit))
+		p := make([]byte, size)
+		if err := readFull(r, p, from); err != nil {
+			return Last{}, err
+		}
+		sp.size = end - from
+		sp.keep(p)
+		var out lines
+		sp.show(&out, sp.partial, end-from-int64(sp.skipped) > int64(len(sp.partial)))
+		l.Partial = bytes.TrimSuffix(out.raw, []byte{'\n'})
+	}
+	return l, nil
 }
 
-// join copies the bytes at offsets [from, to) out of blocks, which were read
-// backwards: the last of them starts at offset base.
-func join(blocks [][]byte, base, from, to int64) []byte {
-	out := make([]byte, 0, to-from)
-	off := base
-	for i := len(blocks) - 1; i >= 0; i-- {
-		b := blocks[i]
-		lo, hi := max(from-off, 0), min(to-off, int64(len(b)))
-		if lo < hi {
-			out = append(out, b[lo:hi]...)
-		}
-		off += int64(len(b))
+// readFull reads len(p) bytes at off, or says the file shrank.
+func readFull(r io.ReaderAt, p []byte, off int64) error {
+	got, err := r.ReadAt(p, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
 	}
-	return out
+	if got < len(p) {
+		return shrank{off + int64(got)}
+	}
+	return nil
 }

@@ -3,33 +3,89 @@ package tailer
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
-// naiveLastLines is the obvious LastLines: split everything, keep the tail.
-func naiveLastLines(content []byte, end int64, n int) (data []byte, start, stop int64) {
+// naiveLastLines is what LastLines must return, computed the obvious way:
+// the window a scan may read, split in full, its last n lines rendered as a
+// follower renders them.
+func naiveLastLines(content []byte, end int64, n, limit int) Last {
 	content = content[:end]
-	stop = int64(bytes.LastIndexByte(content, '\n') + 1) // 0 without a newline
-	complete := content[:stop]
-	var starts []int64 // where each complete line starts
-	for i := int64(0); i < stop; {
-		starts = append(starts, i)
-		i += int64(bytes.IndexByte(complete[i:], '\n') + 1)
+	floor := max(0, end-max(int64(n+1)*int64(limit+1), scanBlock))
+	win := content[floor:]
+	l := Last{Stop: -1}
+	if i := bytes.LastIndexByte(win, '\n'); i >= 0 {
+		l.Stop = floor + int64(i) + 1
+	} else if floor == 0 {
+		l.Stop = 0
 	}
-	if n >= len(starts) {
-		start = 0
-	} else if n == 0 {
-		start = stop
-	} else {
-		start = starts[len(starts)-n]
+	if l.Stop > 0 {
+		segs := bytes.SplitAfter(content[floor:l.Stop], []byte("\n"))
+		segs = segs[:len(segs)-1] // after the last newline: nothing
+		front := floor > 0
+		if len(segs) > n { // the segment before the n lines is whole or not needed
+			segs, front = segs[len(segs)-n:], false
+		}
+		for k, seg := range segs {
+			c := seg[:len(seg)-1]
+			avail := limit
+			if front && k == 0 {
+				c = dropContinuation(c)
+				avail = max(limit-len(frontCutMark), 0)
+			}
+			shown := c
+			cut := len(c) > avail
+			if cut {
+				shown = trimRune(c[:avail])
+			}
+			var line []byte
+			if front && k == 0 {
+				line = append(line, frontCutMark...)
+			}
+			line = append(line, shown...)
+			if cut {
+				line = append(line, cutMark...)
+			} else {
+				line = append(line, '\n')
+			}
+			if (front && k == 0) || cut {
+				l.Sizes = append(l.Sizes, LineSize{Line: k, Size: int64(len(seg))})
+			}
+			l.Raw = append(l.Raw, line...)
+			l.Lines++
+		}
 	}
-	if start == stop {
-		return nil, start, stop
+	from, front := l.Stop, false
+	if from < 0 {
+		from, front = floor, true
 	}
-	return complete[start:stop], start, stop
+	if from < end {
+		p, avail := content[from:end], limit
+		if front {
+			p, avail = dropContinuation(p), max(limit-len(frontCutMark), 0)
+			l.Partial = []byte(frontCutMark)
+		}
+		if len(p) > avail {
+			l.Partial = append(append(l.Partial, trimRune(p[:avail])...), " [line cut]"...)
+		} else {
+			l.Partial = append(l.Partial, p...)
+		}
+	}
+	return l
+}
+
+// dropContinuation drops the rest of a character begun before p.
+func dropContinuation(p []byte) []byte {
+	for k := 0; k < 3 && len(p) > 0 && !utf8.RuneStart(p[0]); k++ {
+		p = p[1:]
+	}
+	return p
 }
 
 // writeTemp writes content to a new file and returns it open for reading.
@@ -81,26 +137,30 @@ func TestLastLines(t *testing.T) {
 		content []byte
 		end     int64 // -1: the whole file
 		n       int
-		want    string // "" with wantNil
-		start   int64
+		limit   int
+		want    string
 		stop    int64
+		partial string
 	}{
-		{"empty", nil, -1, 10, "", 0, 0},
-		{"no newline", []byte("abc"), -1, 10, "", 0, 0},
-		{"one line", []byte("abc\n"), -1, 10, "abc\n", 0, 4},
-		{"one line n=1", []byte("abc\n"), -1, 1, "abc\n", 0, 4},
-		{"partial excluded", []byte("a\nb\nc"), -1, 10, "a\nb\n", 0, 4},
-		{"partial excluded n=1", []byte("a\nb\nc"), -1, 1, "b\n", 2, 4},
-		{"n larger than file", []byte("a\nb\nc\n"), -1, 100, "a\nb\nc\n", 0, 6},
-		{"n exact", []byte("a\nb\nc\n"), -1, 3, "a\nb\nc\n", 0, 6},
-		{"n=2", []byte("a\nb\nc\n"), -1, 2, "b\nc\n", 2, 6},
-		{"n=0", []byte("a\nb\nc\nd"), -1, 0, "", 6, 6},
-		{"n=0 no newline", []byte("abc"), -1, 0, "", 0, 0},
-		{"empty lines", []byte("\n\n\n"), -1, 2, "\n\n", 1, 3},
-		{"crlf kept", []byte("a\r\nb\r\nc\r\n"), -1, 2, "b\r\nc\r\n", 3, 9},
-		{"end inside file", []byte("a\nb\nc\nd\n"), 5, 10, "a\nb\n", 0, 4},
-		{"end after newline", []byte("a\nb\nc\nd\n"), 6, 1, "c\n", 4, 6},
-		{"end zero", []byte("a\nb\n"), 0, 1, "", 0, 0},
+		{"empty", nil, -1, 10, 1 << 20, "", 0, ""},
+		{"no newline", []byte("abc"), -1, 10, 1 << 20, "", 0, "abc"},
+		{"one line", []byte("abc\n"), -1, 10, 1 << 20, "abc\n", 4, ""},
+		{"one line n=1", []byte("abc\n"), -1, 1, 1 << 20, "abc\n", 4, ""},
+		{"partial excluded", []byte("a\nb\nc"), -1, 10, 1 << 20, "a\nb\n", 4, "c"},
+		{"partial excluded n=1", []byte("a\nb\nc"), -1, 1, 1 << 20, "b\n", 4, "c"},
+		{"n larger than file", []byte("a\nb\nc\n"), -1, 100, 1 << 20, "a\nb\nc\n", 6, ""},
+		{"n exact", []byte("a\nb\nc\n"), -1, 3, 1 << 20, "a\nb\nc\n", 6, ""},
+		{"n=2", []byte("a\nb\nc\n"), -1, 2, 1 << 20, "b\nc\n", 6, ""},
+		{"n=0", []byte("a\nb\nc\nd"), -1, 0, 1 << 20, "", 6, "d"},
+		{"n=0 no newline", []byte("abc"), -1, 0, 1 << 20, "", 0, "abc"},
+		{"empty lines", []byte("\n\n\n"), -1, 2, 1 << 20, "\n\n", 3, ""},
+		{"crlf kept", []byte("a\r\nb\r\nc\r\n"), -1, 2, 1 << 20, "b\r\nc\r\n", 9, ""},
+		{"end inside file", []byte("a\nb\nc\nd\n"), 5, 10, 1 << 20, "a\nb\n", 4, "c"},
+		{"end after newline", []byte("a\nb\nc\nd\n"), 6, 1, 1 << 20, "c\n", 6, ""},
+		{"end zero", []byte("a\nb\n"), 0, 1, 1 << 20, "", 0, ""},
+		{"long line cut", []byte("abcdefgh\nxy\n"), -1, 2, 4, "abcd [line cut]\nxy\n", 12, ""},
+		{"long partial cut", []byte("ab\nabcdefgh"), -1, 1, 4, "ab\n", 3, "abcd [line cut]"},
+		{"utf-8 not split", []byte("aé\n"), -1, 1, 2, "a [line cut]\n", 4, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,13 +169,13 @@ func TestLastLines(t *testing.T) {
 			if end < 0 {
 				end = int64(len(tt.content))
 			}
-			data, start, stop, err := LastLines(f, end, tt.n)
+			got, err := LastLines(f, end, tt.n, tt.limit)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(data) != tt.want || start != tt.start || stop != tt.stop {
-				t.Errorf("LastLines(%q, %d, %d) = %q, %d, %d; want %q, %d, %d",
-					tt.content, end, tt.n, data, start, stop, tt.want, tt.start, tt.stop)
+			if string(got.Raw) != tt.want || got.Stop != tt.stop || string(got.Partial) != tt.partial {
+				t.Errorf("LastLines(%q, %d, %d, %d) = %q, stop %d, partial %q; want %q, %d, %q",
+					tt.content, end, tt.n, tt.limit, got.Raw, got.Stop, got.Partial, tt.want, tt.stop, tt.partial)
 			}
 		})
 	}
@@ -145,46 +205,87 @@ func TestLastLines(t *testing.T) {
 					continue
 				}
 				for _, n := range []int{0, 1, 2, 3, 100, 1024, 5000, 1 << 20} {
-					checkLastLines(t, f, tt.content, end, n)
+					for _, limit := range []int{1 << 20, 1000, 37} {
+						checkLastLines(t, f, tt.content, end, n, limit)
+					}
 				}
 			}
 		})
 	}
 }
 
-func checkLastLines(t *testing.T, f *os.File, content []byte, end int64, n int) {
+func checkLastLines(t *testing.T, f *os.File, content []byte, end int64, n, limit int) {
 	t.Helper()
-	data, start, stop, err := LastLines(f, end, n)
+	got, err := LastLines(f, end, n, limit)
 	if err != nil {
-		t.Fatalf("end=%d n=%d: %v", end, n, err)
+		t.Fatalf("end=%d n=%d limit=%d: %v", end, n, limit, err)
 	}
-	wd, ws, wp := naiveLastLines(content, end, n)
-	if !bytes.Equal(data, wd) || start != ws || stop != wp {
-		t.Fatalf("end=%d n=%d: got %d bytes [%d,%d), want %d bytes [%d,%d)", end, n, len(data), start, stop, len(wd), ws, wp)
-	}
-	if int64(len(data)) != stop-start {
-		t.Fatalf("end=%d n=%d: %d bytes for [%d,%d)", end, n, len(data), start, stop)
+	want := naiveLastLines(content, end, n, limit)
+	if !bytes.Equal(got.Raw, want.Raw) || got.Lines != want.Lines || got.Stop != want.Stop ||
+		!bytes.Equal(got.Partial, want.Partial) || !slices.Equal(got.Sizes, want.Sizes) {
+		t.Fatalf("end=%d n=%d limit=%d:\ngot  %d lines, %d bytes, stop %d, partial %q, sizes %v\nwant %d lines, %d bytes, stop %d, partial %q, sizes %v",
+			end, n, limit, got.Lines, len(got.Raw), got.Stop, trunc(got.Partial), got.Sizes,
+			want.Lines, len(want.Raw), want.Stop, trunc(want.Partial), want.Sizes)
 	}
 }
+
+func trunc(b []byte) []byte { return b[:min(len(b), 40)] }
 
 // TestLastLinesShrunk: an end past the file's size (the file shrank) reads from the real end.
 func TestLastLinesShrunk(t *testing.T) {
 	f := writeTemp(t, []byte("a\nb\nc\n"))
-	data, start, stop, err := LastLines(f, 1000, 2)
-	if err != nil || string(data) != "b\nc\n" || start != 2 || stop != 6 {
-		t.Fatalf("got %q %d %d %v", data, start, stop, err)
+	got, err := LastLines(f, 1000, 2, 1<<20)
+	if err != nil || string(got.Raw) != "b\nc\n" || got.Stop != 6 {
+		t.Fatalf("got %q %d %v", got.Raw, got.Stop, err)
 	}
 }
 
+// TestLastLinesBounded: the last line of a file with no newline at all is
+// answered from a bounded read, whatever the file's size (a sparse 1 GiB
+// file here: reading it all would take seconds and a gigabyte).
+func TestLastLinesBounded(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "huge.log")
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(1 << 30); err != nil {
+		t.Fatal(err)
+	}
+	r := &countingReader{r: f}
+	got, err := LastLines(r, 1<<30, 1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Stop != -1 || got.Lines != 0 || !bytes.HasPrefix(got.Partial, []byte(frontCutMark)) || !bytes.HasSuffix(got.Partial, []byte(" [line cut]")) {
+		t.Errorf("got %d lines, stop %d, partial %q", got.Lines, got.Stop, trunc(got.Partial))
+	}
+	if r.n > 2*scanBlock+1000 {
+		t.Errorf("read %d bytes for one line of at most 1000", r.n)
+	}
+}
+
+type countingReader struct {
+	r io.ReaderAt
+	n int64
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
+}
+
 func FuzzLastLines(f *testing.F) {
-	f.Add([]byte(""), uint32(0), uint16(1))
-	f.Add([]byte("a\nb\nc"), uint32(5), uint16(2))
-	f.Add([]byte("a\r\nb\r\n"), uint32(6), uint16(0))
-	f.Add([]byte("\n\n\nxyz\n"), uint32(3), uint16(7))
-	f.Add(linesOf(3000, 50), uint32(scanBlock+1), uint16(1500))
-	f.Add(append(bytes.Repeat([]byte("L"), scanBlock), '\n'), uint32(scanBlock+1), uint16(1))
+	f.Add([]byte(""), uint32(0), uint16(1), uint16(0))
+	f.Add([]byte("a\nb\nc"), uint32(5), uint16(2), uint16(1))
+	f.Add([]byte("a\r\nb\r\n"), uint32(6), uint16(0), uint16(0))
+	f.Add([]byte("\n\n\nxyz\n"), uint32(3), uint16(7), uint16(2))
+	f.Add(linesOf(3000, 50), uint32(scanBlock+1), uint16(1500), uint16(40))
+	f.Add(append(bytes.Repeat([]byte("L"), scanBlock), '\n'), uint32(scanBlock+1), uint16(1), uint16(100))
 	dir := f.TempDir()
-	f.Fuzz(func(t *testing.T, content []byte, endSeed uint32, n16 uint16) {
+	f.Fuzz(func(t *testing.T, content []byte, endSeed uint32, n16, limit16 uint16) {
 		// stretch short inputs over block boundaries now and then
 		if len(content) > 0 && content[0] == '#' {
 			content = bytes.Repeat(content, scanBlock/len(content)+2)
@@ -200,7 +301,11 @@ func FuzzLastLines(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer file.Close()
-		checkLastLines(t, file, content, end, n)
+		limit := 1<<20 - int(limit16) // mostly as configured by default, often tiny
+		if limit16%2 == 1 {
+			limit = 1 + int(limit16%512)
+		}
+		checkLastLines(t, file, content, end, n, limit)
 	})
 }
 
@@ -225,9 +330,9 @@ func BenchmarkLastLines(b *testing.B) {
 			}
 			b.ResetTimer()
 			for b.Loop() {
-				data, _, _, err := LastLines(f, fi.Size(), 1000)
-				if err != nil || len(data) != 1000*100 {
-					b.Fatalf("%d bytes, %v", len(data), err)
+				got, err := LastLines(f, fi.Size(), 1000, 1<<20)
+				if err != nil || len(got.Raw) != 1000*100 {
+					b.Fatalf("%d bytes, %v", len(got.Raw), err)
 				}
 			}
 		})

@@ -10,116 +10,281 @@ import (
 	"github.com/logtail/logtail/render"
 )
 
-// maxSiblings bounds the directory scan that looks for a rotated-away file.
-const maxSiblings = 10000
-
 // cursor is a subscriber catching up from a resume position. It reads its
-// own descriptor (so rotation of the follower's files cannot pull it from
-// under it) at the pace its queue allows, until it reaches the live
-// follower; then the subscriber joins the fan-out.
+// own descriptors (so that the follower's rotations cannot pull a file from
+// under it), at the pace its queue allows, through the same generations the
+// follower reads, in order, until it reaches the follower; then the
+// subscriber joins the fan-out.
 type cursor struct {
-	src  source // src.file nil: continue at the start of the current file
+	src  *source  // the generation it reads; nil: the next one is to be found
+	then *source  // after src (a copy of a truncated file), that file again
+	last fileStat // the generation it finished last, or the position's file when gone
 	html render.Stream
 }
 
 func (c *cursor) close() {
-	if c.src.file != nil {
-		c.src.file.Close()
-		c.src.file = nil
+	for _, src := range []*source{c.src, c.then} {
+		if src != nil {
+			src.close()
+		}
 	}
+	c.src, c.then = nil, nil
 }
 
 // resume starts s right after pos. The position's file may be the current
-// one, the renamed-away one still in grace, or a sibling in the same
-// directory found by its identity (app.log.1 after logrotate, even when the
-// daemon restarted in between); if it is none of these, the lines after pos
-// are lost: s is told with a gap event and continues at the start of the
-// current file.
+// one, one the follower still reads, or one in the same directory found by
+// its identity (app.log.1 after logrotate, even when the daemon restarted in
+// between). If it is none of these, the lines after pos are lost: s is told
+// with a gap event and goes on with the generations that came after it.
 func (f *follower) resume(s *Subscription, pos Position) {
-	id := fileID{pos.Dev, pos.Ino}
 	c := &cursor{}
-	var file *os.File
-	switch {
-	case f.cur != nil && f.cur.id == id:
-		file = dup(f.cur.file)
-	case f.old != nil && f.old.id == id:
-		file = dup(f.old.file)
-	default:
-		file = f.findByID(id)
-	}
-	if file != nil {
-		// the byte before pos must be the newline we stopped after; if not,
-		// the file was cut or rewritten and advance starts it again
-		c.src = source{file: file, id: id, off: pos.Offset, last: '\n'}
+	src, why := f.openAt(pos)
+	if src != nil {
+		src.expect(pos.Offset)
+		c.src = src
 	} else {
-		f.send(s, &Batch{Event: EventGap, End: pos,
-			Reason: fmt.Sprintf("the file at %s is gone; continuing at the start of the current file", pos)})
+		f.sendTo(s, &Batch{Event: EventGap, End: pos, Reason: why})
+		if f.hub.cfg.OnEvent != nil {
+			f.hub.cfg.OnEvent(EventGap)
+		}
+		c.last = fileStat{id: fileID{pos.Dev, pos.Ino}, born: pos.Born}
 	}
 	f.catching[s] = c
 	f.advance(s, c)
 }
 
+// openAt opens the file pos names, or says why it cannot.
+func (f *follower) openAt(pos Position) (*source, string) {
+	id := fileID{pos.Dev, pos.Ino}
+	reused := fmt.Sprintf("the file at %s is gone (its inode now holds another file); the lines written to it after that position are lost", pos)
+	for _, g := range f.generations() {
+		if g.stat.id != id {
+			continue
+		}
+		if !pos.sameFile(g.file, g.stat) {
+			return nil, reused
+		}
+		if src := g.dup(f.hub.cfg.MaxLineBytes); src != nil {
+			return src, ""
+		}
+		return nil, "out of file descriptors"
+	}
+	gone := fmt.Sprintf("the file at %s is gone; the lines written to it after that position are lost", pos)
+	dir := filepath.Dir(f.name)
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, gone
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(maxSiblings)
+	for _, n := range names {
+		p := filepath.Join(dir, n)
+		var st syscall.Stat_t
+		if syscall.Lstat(p, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Ino != pos.Ino || uint64(st.Dev) != pos.Dev {
+			continue
+		}
+		file, _, err := f.hub.cfg.Open(p)
+		if err != nil {
+			return nil, gone
+		}
+		fs, err := statFile(file)
+		if err != nil || fs.id != id {
+			file.Close()
+			return nil, gone
+		}
+		if !pos.sameFile(file, fs) {
+			file.Close()
+			return nil, reused
+		}
+		return newSource(file, fs, p, f.hub.cfg.MaxLineBytes), ""
+	}
+	return nil, gone
+}
+
+// generations are the files the follower reads, oldest first.
+func (f *follower) generations() []*source {
+	gens := f.chain[:len(f.chain):len(f.chain)]
+	if f.cur != nil {
+		gens = append(gens, f.cur)
+	}
+	return gens
+}
+
+// generation is the follower's own source for the file id, if it reads it.
+func (f *follower) generation(id fileID) *source {
+	for _, g := range f.generations() {
+		if g.stat.id == id {
+			return g
+		}
+	}
+	return nil
+}
+
+// dup is a source of its own on the same file, at its start.
+func (src *source) dup(limit int) *source {
+	file := dup(src.file)
+	if file == nil {
+		return nil
+	}
+	d := newSource(file, src.stat, src.name, limit)
+	d.head = src.head
+	return d
+}
+
 // advance feeds a catching-up subscriber while its queue has room.
 func (f *follower) advance(s *Subscription, c *cursor) {
 	buf := f.buf
-	for !s.half(s.queued.Load()) {
-		if c.src.file == nil { // on to the current file, from its start
-			if f.cur == nil {
-				return // the name does not exist now: wait for it
-			}
-			c.src = source{file: dup(f.cur.file), id: f.cur.id}
-			if c.src.file == nil {
-				f.end(s, fmt.Errorf("tailer: cannot resume %s: out of descriptors", f.name))
+	for f.catching[s] == c && !s.half(s.queued.Load()) { // a send may end s
+		if c.src == nil {
+			if c.then != nil {
+				c.src, c.then = c.then, nil
+			} else if c.src = f.nextAfter(c.last); c.src == nil {
+				// nothing newer than what it read: what comes, comes live
+				f.join(s, c)
 				return
+			} else {
+				f.sendTo(s, &Batch{Event: EventRotated, File: c.src.name, End: c.src.position(0)})
 			}
-			f.send(s, &Batch{Event: EventRotated, End: c.src.pos()})
 		}
-		live := f.cur != nil && c.src.id == f.cur.id
-		var boundary int64 // where the follower's sent lines end
-		if live {
-			boundary = f.cur.off - int64(len(f.cur.partial))
-			if c.src.off == boundary && len(c.src.partial) == 0 {
+		src := c.src
+		g := f.generation(src.stat.id)
+		want := int64(readBlock)
+		if g != nil {
+			if src.off == g.boundary && src.sp.pending() {
+				// the follower ended this line there (a newer file came)
+				c.take(f, s, src.finish())
+			}
+			// Never read past what the follower has sent: the rest is its to
+			// send. Inside a line it has shown cut, that is all it has read.
+			upTo := g.boundary
+			if g.sp.cutting {
+				upTo = g.off
+			}
+			if g == f.frontier() && src.off == upTo && src.boundary == g.boundary &&
+				src.sp.cutting == g.sp.cutting && !src.sp.pending() {
 				f.join(s, c)
 				return
 			}
+			want = min(want, max(upTo-src.off, 0))
 		}
-		want := int64(len(buf))
-		if live { // never read past what the follower has sent: the rest is its to send
-			before := int64(0) // next reads the byte before off too
-			if c.src.off > 0 {
-				before = 1
-			}
-			want = min(want, max(boundary-c.src.off, 0)+before)
-		}
-		data, cut, _ := c.src.next(buf[:want])
+		data, cut, _ := src.next(buf[:src.wlen+int(want)])
 		if cut {
-			c.src.restart()
-			f.send(s, &Batch{Event: EventTruncated, End: c.src.pos()})
+			f.cutCursor(s, c)
 			continue
-		}
-		if live && c.src.off >= boundary {
-			return // ahead of the follower (it restarted behind us): wait for it
 		}
 		if len(data) == 0 {
-			if live {
-				return // the follower will read on and wake us
+			switch {
+			case g == nil:
+				// the end of a file no longer under the name: done with it
+				c.take(f, s, src.finish())
+			case src.off < g.boundary || g == f.frontier():
+				return // the follower reads on and wakes us
+			case src.sp.cutting:
+				src.finish() // the follower went past the line it cut
 			}
-			// the end of a file that is no longer under the name
-			if len(c.src.partial) > 0 {
-				b := NewBatch(append(c.src.partial, '\n'), s.html, &c.html)
-				b.End = c.src.pos()
-				f.send(s, b)
-			}
-			c.close()
+			c.last = src.stat
+			src.close()
+			c.src = nil
 			continue
 		}
-		c.src.consume(data)
-		if out := f.split(&c.src, data); len(out) > 0 {
-			b := NewBatch(out, s.html, &c.html)
-			b.End = c.src.pos()
-			f.send(s, b)
+		src.consume(data)
+		c.take(f, s, src.take(data))
+	}
+}
+
+// take queues lines read by the cursor from its source.
+func (c *cursor) take(f *follower, s *Subscription, out lines) {
+	if out.n == 0 {
+		return
+	}
+	b := NewBatch(out.raw, s.html, &c.html)
+	b.Sizes = out.sizes
+	b.End = c.src.position(c.src.boundary)
+	f.sendTo(s, b)
+}
+
+// cutCursor handles the cursor's file found cut: its copy, if there is one,
+// holds what the cursor has not read yet.
+func (f *follower) cutCursor(s *Subscription, c *cursor) {
+	src := c.src
+	if cp := f.findCopy(src); cp != nil {
+		f.sendTo(s, &Batch{Event: EventTruncated, File: src.name, End: cp.position(cp.boundary),
+			Reason: fmt.Sprintf("%s was truncated; its lines not read yet come from its copy %s", filepath.Base(src.name), filepath.Base(cp.name))})
+		src.restart()
+		c.src, c.then = cp, src
+		return
+	}
+	src.restart()
+	f.sendTo(s, &Batch{Event: EventTruncated, File: src.name, End: src.position(0)})
+}
+
+// nextAfter opens the generation that came after last: the next one the
+// follower reads if last is one of them, else the oldest file among the
+// rotated names newer than last, or the follower's oldest.
+func (f *follower) nextAfter(last fileStat) *source {
+	gens := f.generations()
+	for i, g := range gens {
+		if g.stat.id == last.id && (last.born == 0 || g.stat.born == last.born) {
+			if i+1 < len(gens) {
+				return gens[i+1].dup(f.hub.cfg.MaxLineBytes)
+			}
+			return nil
 		}
 	}
+	if last.born == 0 && last.mtime == 0 {
+		if len(gens) > 0 { // nothing to order by: the follower's oldest
+			return gens[0].dup(f.hub.cfg.MaxLineBytes)
+		}
+		return nil
+	}
+	after := func(st fileStat) bool {
+		if st.id == last.id {
+			return false
+		}
+		if st.born != 0 && last.born != 0 {
+			return st.born >= last.born
+		}
+		return st.mtime >= last.mtime
+	}
+	var cands []sibling
+	for _, sb := range siblings(f.name) {
+		if !sb.packed && after(sb.stat) {
+			cands = append(cands, sb)
+		}
+	}
+	sortGens(f.name, cands)
+	var under *sibling
+	if st, err := statPath(f.name); err == nil && st.regular && after(st) {
+		under = &sibling{path: f.name, stat: st}
+		for i, c := range cands {
+			if c.stat.id == st.id {
+				cands = append(cands[:i], cands[i+1:]...)
+				break
+			}
+		}
+		cands = append(cands, *under)
+	}
+	for _, c := range cands {
+		if g := f.generation(c.stat.id); g != nil {
+			return g.dup(f.hub.cfg.MaxLineBytes)
+		}
+		file, _, err := f.hub.cfg.Open(c.path)
+		if err != nil {
+			continue
+		}
+		st, err := statFile(file)
+		if err != nil || st.id != c.stat.id {
+			file.Close()
+			continue
+		}
+		return newSource(file, st, c.path, f.hub.cfg.MaxLineBytes)
+	}
+	// Nothing newer: last was newer than the file under the name, so a copy
+	// of it (copytruncate), which goes on with it from its start.
+	if f.cur != nil && f.cur.stat.id != last.id && (f.cur.stat.born == 0 || f.cur.stat.born < last.born) {
+		return f.cur.dup(f.hub.cfg.MaxLineBytes)
+	}
+	return nil
 }
 
 // join moves a subscriber that has caught up into the fan-out.
@@ -132,43 +297,11 @@ func (f *follower) join(s *Subscription, c *cursor) {
 	}
 }
 
-// send queues b for one subscriber, ending it if it is too slow.
-func (f *follower) send(s *Subscription, b *Batch) {
+// sendTo queues b for one subscriber, ending it if it is too slow.
+func (f *follower) sendTo(s *Subscription, b *Batch) {
 	if !s.offer(b, time.Now().UnixNano()) {
 		f.end(s, ErrSlow)
 	}
-}
-
-// findByID looks in the followed name's directory for the file with the
-// given identity, e.g. the log renamed by logrotate, opened through Open so
-// the sandbox still decides.
-func (f *follower) findByID(id fileID) *os.File {
-	dir := filepath.Dir(f.name)
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil
-	}
-	defer d.Close()
-	entries, _ := d.ReadDir(maxSiblings)
-	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil || idOf(info) != id {
-			continue
-		}
-		file, fi, err := f.hub.cfg.Open(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil
-		}
-		if idOf(fi) != id {
-			file.Close()
-			return nil
-		}
-		return file
-	}
-	return nil
 }
 
 // dup opens a second descriptor on an open file.

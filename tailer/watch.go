@@ -1,11 +1,9 @@
 package tailer
 
 import (
-	"errors"
 	"path/filepath"
 
 	"github.com/nxadm/tail/watch"
-	"gopkg.in/tomb.v1"
 )
 
 // The shared inotify tracker of github.com/nxadm/tail/watch keeps ONE event
@@ -17,8 +15,9 @@ import (
 // delete) could have its channel closed or deleted under it: the follower
 // then got no event any more and only saw the file again at the next
 // PollInterval (a minute, an hour...), or never noticed it came back.
-// So the follower makes and removes its watches itself, synchronously, and
-// never has a change watch and a wait for the name at the same time.
+// So the follower makes and removes its watch itself, synchronously, and
+// learns of files appearing under the name from a directory watch of its own
+// (dirwatch.go), never from this tracker.
 
 // fileWatch forwards the tracker's events for one name to the follower.
 type fileWatch struct {
@@ -30,7 +29,6 @@ type fileWatch struct {
 // watch asks the shared inotify watcher for the current file's changes.
 func (f *follower) watch() {
 	f.unwatch()
-	f.stopWaiting() // it shares the tracker's channel for the name
 	name := filepath.Clean(f.name)
 	if err := watch.Watch(name); err != nil {
 		f.log().Warn("no inotify watch; polling", "path", f.name, "err", err)
@@ -65,39 +63,5 @@ func (f *follower) unwatch() {
 		close(f.watcher.stop)
 		<-f.watcher.done
 		f.watcher = nil
-	}
-}
-
-// waitForName waits, on the shared watcher, for the name to appear again.
-func (f *follower) waitForName() {
-	if f.appeared != nil {
-		return
-	}
-	f.unwatch()
-	t := new(tomb.Tomb)
-	appeared := make(chan struct{})
-	f.appeared, f.waitTomb = appeared, t
-	f.waiters.Go(func() {
-		select { // the tomb is killed by shutdown
-		case <-f.stop:
-			t.Kill(nil)
-		case <-appeared:
-		}
-	})
-	f.waiters.Go(func() {
-		defer close(appeared) // after BlockUntilExists removed its watch
-		if err := watch.NewInotifyFileWatcher(f.name).BlockUntilExists(t); err != nil && !errors.Is(err, tomb.ErrDying) {
-			// e.g. the watch was removed under us; the next check waits again
-			f.log().Debug("waiting for file", "path", f.name, "err", err)
-		}
-	})
-}
-
-// stopWaiting ends a wait for the name and returns once its watch is gone.
-func (f *follower) stopWaiting() {
-	if f.appeared != nil {
-		f.waitTomb.Kill(nil)
-		<-f.appeared
-		f.appeared, f.waitTomb = nil, nil
 	}
 }

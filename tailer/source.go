@@ -1,0 +1,147 @@
+package tailer
+
+import (
+	"bytes"
+	"os"
+	"time"
+)
+
+// readBlock is how much a follower reads from its file at once.
+const readBlock = 64 << 10
+
+// winBytes is how many bytes before its offset a source checks on each read:
+// a file cut and written again past the offset (copytruncate, then new
+// lines) must not pass for one that grew. One byte, as before, is fooled by
+// lines of equal length, whose newlines fall at the same offsets.
+const winBytes = 32
+
+// source is one generation of a followed file, open, read in order.
+type source struct {
+	file *os.File
+	stat fileStat // as when opened (identity, birth)
+	name string   // the path it was found at
+	off  int64    // the next byte to read
+	// boundary is the offset right after the last complete line taken from
+	// it: positions are boundaries.
+	boundary int64
+	win      [winBytes]byte // the bytes before off, as read
+	wlen     int
+	sp       splitter
+	head     []byte    // its first bytes (up to headBytes), for positions and copies
+	seen     int64     // the largest size known: bytes up to it were in the file
+	atEOF    bool      // the last read reached the end
+	until    time.Time // no longer under the name: read at least until then
+	events   []*Batch  // to send before anything more of it
+}
+
+func newSource(file *os.File, st fileStat, name string, limit int) *source {
+	return &source{file: file, stat: st, name: name, sp: splitter{limit: limit}, seen: st.size, head: readHead(file)}
+}
+
+// seek places the source at off, a line boundary, checking from then on
+// that the bytes before it stay what they are now.
+func (src *source) seek(off int64) {
+	src.off, src.boundary = off, off
+	src.wlen = int(min(off, winBytes))
+	// if the file is already shorter than off, the next read says it was cut
+	src.file.ReadAt(src.win[:src.wlen], off-int64(src.wlen))
+}
+
+// expect places the source at off, a position a client gave: the byte
+// before it must be the newline that ended the client's last line.
+func (src *source) expect(off int64) {
+	src.off, src.boundary, src.wlen = off, off, 0
+	if off > 0 {
+		src.win[0], src.wlen = '\n', 1
+	}
+}
+
+// next reads what follows off into buf, together with the bytes before it,
+// which must still be those we read there: one pread sees the file at one
+// moment, so a file cut and written again cannot pass for one that grew. cut
+// reports that it was cut or rewritten; full, that buf was filled.
+func (src *source) next(buf []byte) (data []byte, cut, full bool) {
+	w := src.wlen
+	n, _ := src.file.ReadAt(buf, src.off-int64(w))
+	if n < w || !bytes.Equal(buf[:w], src.win[:w]) {
+		return nil, true, false
+	}
+	return buf[w:n], false, n == len(buf)
+}
+
+// consume records that data, returned by next, was read.
+func (src *source) consume(data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	if n := int64(len(src.head)); src.off == n && n < headBytes {
+		// the start as it is read: after a cut, the new content's
+		src.head = append(src.head, data[:min(int64(len(data)), headBytes-n)]...)
+	}
+	src.off += int64(len(data))
+	src.seen = max(src.seen, src.off)
+	if len(data) >= winBytes {
+		src.wlen = copy(src.win[:], data[len(data)-winBytes:])
+		return
+	}
+	keep := min(src.wlen, winBytes-len(data))
+	copy(src.win[:], src.win[src.wlen-keep:src.wlen])
+	src.wlen = keep + copy(src.win[keep:], data)
+}
+
+// restart reads the file again from its start.
+func (src *source) restart() {
+	src.off, src.boundary, src.wlen, src.seen, src.head = 0, 0, 0, 0, nil
+	src.sp.reset()
+}
+
+// position is the position of offset off, a line boundary.
+func (src *source) position(off int64) Position {
+	p := Position{Dev: src.stat.id.dev, Ino: src.stat.id.ino, Born: src.stat.born, Offset: off, Tagged: true}
+	if p.Born == 0 {
+		head := src.firstBytes()
+		p.Head = headSum(head[:min(int(min(off, headBytes)), len(head))])
+	}
+	return p
+}
+
+// firstBytes is the file's start, up to headBytes, read again while shorter
+// than what was read of it.
+func (src *source) firstBytes() []byte {
+	if int64(len(src.head)) < min(src.off, headBytes) {
+		src.head = readHead(src.file)
+	}
+	return src.head
+}
+
+// take splits data, just read, into lines for a batch.
+func (src *source) take(data []byte) lines {
+	var out lines
+	src.sp.split(&out, data)
+	src.sp.settle(&out)
+	src.boundary += out.bytes
+	return out
+}
+
+// finish ends the unfinished last line of a file that will not grow any more.
+func (src *source) finish() lines {
+	var out lines
+	src.sp.flush(&out)
+	src.sp.settle(&out)
+	src.boundary += out.bytes
+	return out
+}
+
+func (src *source) close() {
+	if src.file != nil {
+		src.file.Close()
+		src.file = nil
+	}
+}
+
+// sameHead reports whether a and b start alike: the first bytes of the
+// shorter are those of the longer, and there are some.
+func sameHead(a, b []byte) bool {
+	n := min(len(a), len(b))
+	return n > 0 && bytes.Equal(a[:n], b[:n])
+}
