@@ -26,6 +26,7 @@ type Metrics struct {
 	heartbeats prometheus.Counter
 	slow       prometheus.Counter
 	events     *prometheus.CounterVec
+	gaps       prometheus.Counter
 	// refusals by the statuses the daemon answers, looked up without the
 	// label map on each refusal.
 	refusedBy map[int]prometheus.Counter
@@ -54,6 +55,7 @@ func New(src Sources) *Metrics {
 			Name: "logtaild_rotations_total",
 			Help: "Rotations and truncations seen by the followers (once per file, not per client), by kind.",
 		}, []string{"kind"}),
+		gaps: f("gaps_total", "Gap events sent: lines that could not be delivered, said to the clients (once per file for a follower's, once per client for a resume's)."),
 		refusedBy: map[int]prometheus.Counter{},
 	}
 	reg.MustRegister(m.refused, m.events,
@@ -98,8 +100,14 @@ func (m *Metrics) HeartbeatTimeout() { m.heartbeats.Inc() }
 // SlowClose counts a stream closed with 1013.
 func (m *Metrics) SlowClose() { m.slow.Inc() }
 
-// FileEvent counts a rotation or truncation a follower saw.
-func (m *Metrics) FileEvent(kind string) { m.events.WithLabelValues(kind).Inc() }
+// FileEvent counts a rotation or truncation a follower saw, or a gap.
+func (m *Metrics) FileEvent(kind string) {
+	if kind == "gap" {
+		m.gaps.Inc()
+		return
+	}
+	m.events.WithLabelValues(kind).Inc()
+}
 
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,12 +39,16 @@ func readJSON(t *testing.T, c *wsconn.Client) (jsonMsg, error) {
 
 func posOf(t *testing.T, path string, off int64) string {
 	t.Helper()
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := fi.Sys().(*syscall.Stat_t)
-	return tailer.Position{Dev: uint64(st.Dev), Ino: st.Ino, Offset: off}.String()
+	defer f.Close()
+	pos, err := tailer.PositionAt(f, off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pos.String()
 }
 
 func TestJSONLastLines(t *testing.T) {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"strconv"
 
+	"github.com/logtail/logtail/render"
 	"github.com/logtail/logtail/tailer"
 	"github.com/logtail/logtail/wsconn"
 )
@@ -10,7 +12,8 @@ import (
 // sender turns batches into frames for one connection: whole lines only,
 // gathered up to about frameTarget bytes, each frame written in one write.
 // html and text frames are the lines, each ending in '\n'; a json frame is one
-// object: {"lines":[...],"pos":"DEV:INO:OFF"}, or an event on its own.
+// object: {"lines":[...],"sizes":[...],"pos":"POS"}, or an event on its own.
+// A json message holds lines of one file only: its position names the file.
 type sender struct {
 	c      *wsconn.Conn
 	format string
@@ -21,6 +24,7 @@ type sender struct {
 
 	// json only
 	open    bool            // msg holds an unterminated lines array
+	sizes   []byte          // the lines' sizes in their file, for the message
 	pos     tailer.Position // where the lines in msg end
 	partial []byte          // an unfinished last line, sent only when not following
 }
@@ -50,6 +54,11 @@ func (s *sender) add(b *tailer.Batch) error {
 	s.st.lines += b.Lines
 	switch s.format {
 	case "json":
+		if s.open && !sameFile(s.pos, b.End) {
+			if err := s.flush(); err != nil { // a message's lines are of one file
+				return err
+			}
+		}
 		if b.Event != "" {
 			if err := s.flush(); err != nil {
 				return err
@@ -59,11 +68,22 @@ func (s *sender) add(b *tailer.Batch) error {
 			s.msg = append(s.msg, `"`...)
 			if b.Reason != "" {
 				s.msg = append(s.msg, `,"reason":`...)
-				s.msg = tailer.AppendJSONString(s.msg, []byte(b.Reason))
+				s.msg = tailer.AppendJSONString(s.msg, render.AppendText(nil, []byte(b.Reason)))
 			}
-			s.msg = append(s.msg, `,"pos":"`...)
-			s.msg = append(s.msg, b.End.String()...)
-			s.msg = append(s.msg, `"}`...)
+			if b.File != "" {
+				s.msg = append(s.msg, `,"file":`...)
+				s.msg = tailer.AppendJSONString(s.msg, render.AppendText(nil, []byte(b.File)))
+			}
+			if b.Bytes > 0 {
+				s.msg = append(s.msg, `,"bytes":`...)
+				s.msg = strconv.AppendInt(s.msg, b.Bytes, 10)
+			}
+			if b.End != (tailer.Position{}) {
+				s.msg = append(s.msg, `,"pos":"`...)
+				s.msg = append(s.msg, b.End.String()...)
+				s.msg = append(s.msg, '"')
+			}
+			s.msg = append(s.msg, '}')
 			if err := s.write(); err != nil {
 				return err
 			}
@@ -80,6 +100,9 @@ func (s *sender) add(b *tailer.Batch) error {
 		}
 		if s.open {
 			s.msg = append(s.msg, ',')
+			if len(s.sizes) > 0 {
+				s.sizes = append(s.sizes, ',')
+			}
 		} else {
 			s.msg = append(s.msg, `{"lines":[`...)
 			s.open = true
@@ -89,6 +112,7 @@ func (s *sender) add(b *tailer.Batch) error {
 		} else {
 			s.msg = append(s.msg, b.JSONLines()...)
 		}
+		s.sizes = append(s.sizes, b.JSONSizes()...)
 		s.pos = b.End
 		if s.len() >= frameTarget {
 			return s.flush()
@@ -132,6 +156,12 @@ func (s *sender) addLines(p []byte) error {
 func (s *sender) flush() error {
 	if s.open {
 		s.msg = append(s.msg, ']')
+		if len(s.sizes) > 0 {
+			s.msg = append(s.msg, `,"sizes":[`...)
+			s.msg = append(s.msg, s.sizes...)
+			s.msg = append(s.msg, ']')
+			s.sizes = s.sizes[:0]
+		}
 		if s.partial != nil {
 			s.msg = append(s.msg, `,"partial":`...)
 			s.msg = tailer.AppendJSONString(s.msg, s.partial)
@@ -146,6 +176,11 @@ func (s *sender) flush() error {
 		return nil
 	}
 	return s.write()
+}
+
+// sameFile reports whether two positions are in one file.
+func sameFile(a, b tailer.Position) bool {
+	return a.Dev == b.Dev && a.Ino == b.Ino && a.Born == b.Born
 }
 
 func (s *sender) write() error {

@@ -202,27 +202,29 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 		return
 	}
 	defer f.Close()
+	// The scan reads at most (lines+1) × --max-line-bytes from the end,
+	// whatever the file holds.
+	last, err := tailer.LastLines(f, fi.Size(), q.lines, d.cfg.MaxLineBytes)
+	if err != nil {
+		d.refuseErr(w, r, err)
+		return
+	}
 	// json tells of an unfinished last line, so that the CLI prints exactly
 	// what tail prints: it counts as one of the N lines, as in tail.
-	_, _, stop, err := tailer.LastLines(f, fi.Size(), 0)
-	if err != nil {
-		d.refuseErr(w, r, err)
-		return
-	}
 	var partial []byte
-	complete := q.lines
-	if q.format == "json" && fi.Size() > stop && q.lines > 0 {
-		partial = make([]byte, min(fi.Size()-stop, int64(d.cfg.MaxLineBytes)))
-		n, _ := f.ReadAt(partial, stop)
-		partial = render.AppendText(nil, partial[:n])
-		complete--
+	if q.format == "json" && len(last.Partial) > 0 && q.lines > 0 {
+		partial = render.AppendText(nil, last.Partial)
+		last.DropFirst()
 	}
-	raw, _, _, err := tailer.LastLines(f, stop, complete)
+	stop := last.Stop
+	if stop < 0 {
+		stop = fi.Size() // no line end within reach
+	}
+	end, err := tailer.PositionAt(f, stop)
 	if err != nil {
 		d.refuseErr(w, r, err)
 		return
 	}
-	raw = tailer.CutLongLines(raw, d.cfg.MaxLineBytes)
 	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
 	if err != nil {
 		d.log.Info("handshake failed", "remote", r.RemoteAddr, "err", err)
@@ -231,8 +233,8 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 	st := d.opened(r, name, q)
 	s := newSender(c, q, st)
 	defer s.release()
-	b := tailer.NewBatch(raw, q.wantHTML(), new(render.Stream))
-	b.End = tailer.PositionOf(fi, stop)
+	b := tailer.NewBatch(last.Raw, q.wantHTML(), new(render.Stream))
+	b.Sizes, b.End = last.Sizes, end
 	s.partial = partial
 	err = s.add(b)
 	if err == nil {
