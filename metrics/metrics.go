@@ -55,7 +55,7 @@ func New(src Sources) *Metrics {
 			Name: "logtaild_rotations_total",
 			Help: "Rotations and truncations seen by the followers (once per file, not per client), by kind.",
 		}, []string{"kind"}),
-		gaps: f("gaps_total", "Gap events sent: lines that could not be delivered, said to the clients (once per file for a follower's, once per client for a resume's)."),
+		gaps:      f("gaps_total", "Gap events sent: lines that could not be delivered, said to the clients (once per file for a follower's, once per client for a resume's)."),
 		refusedBy: map[int]prometheus.Counter{},
 	}
 	reg.MustRegister(m.refused, m.events,

@@ -84,8 +84,8 @@ type follower struct {
 	// Files that came under the name, as counted by names, against those
 	// the follower found: the difference were gone before it could read them.
 	createdBase, createdSeen int64
-	found, lost                int64
-	pending                    []*Batch // events for when every generation is read
+	found, lost              int64
+	pending                  []*Batch // events for when every generation is read
 
 	caughtUp   chan struct{} // a queue drained below half, a stall, or a directory event
 	full       atomic.Int64  // subscribers (live or catching up) whose queue is half full
