@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/logtail/logtail/render"
 )
@@ -22,6 +23,8 @@ type message struct {
 	Pos     string  `json:"pos"`
 	Event   string  `json:"event"`
 	Reason  string  `json:"reason"`
+	File    string  `json:"file"`  // gap: the file whose lines were lost, when known
+	Bytes   *int64  `json:"bytes"` // gap: how many bytes were lost, when known
 	Partial string  `json:"partial"`
 }
 
@@ -37,6 +40,8 @@ type jsonEvent struct {
 	Source string `json:"source"`
 	Event  string `json:"event"`
 	Reason string `json:"reason,omitempty"`
+	File   string `json:"file,omitempty"`
+	Bytes  *int64 `json:"bytes,omitempty"` // a pointer: 0 bytes lost is news too
 	Pos    string `json:"pos"`
 }
 
@@ -162,7 +167,7 @@ func (p *printer) stripped(line string) string {
 // a note on stderr, as tail does.
 func (p *printer) event(t *target, m *message) error {
 	if p.cfg.json {
-		p.enc.Encode(jsonEvent{Source: t.source, Event: m.Event, Reason: m.Reason, Pos: m.Pos})
+		p.enc.Encode(jsonEvent{Source: t.source, Event: m.Event, Reason: m.Reason, File: m.File, Bytes: m.Bytes, Pos: m.Pos})
 		if m.Event != "gap" {
 			return nil
 		}
@@ -176,15 +181,40 @@ func (p *printer) event(t *target, m *message) error {
 	case "truncated":
 		p.notef(t, "file truncated")
 	case "gap":
-		reason := m.Reason
-		if reason == "" {
-			reason = "unknown reason"
-		}
-		p.notef(t, "warning: some lines could not be delivered: %s", reason)
+		p.notef(t, "%s", gapWarning(m))
 	default:
 		p.notef(t, "event %q", m.Event)
 	}
 	return nil
+}
+
+// gapWarning is the one line that tells of lines lost.
+func gapWarning(m *message) string {
+	reason := m.Reason
+	if reason == "" {
+		reason = "unknown reason"
+	}
+	var b strings.Builder
+	b.WriteString("warning: lines lost: ")
+	b.WriteString(printable(reason))
+	if m.Bytes != nil {
+		fmt.Fprintf(&b, " (%d bytes)", *m.Bytes)
+	}
+	if m.File != "" {
+		b.WriteString("; file ")
+		b.WriteString(printable(m.File))
+	}
+	return b.String()
+}
+
+// printable quotes a string from the daemon that holds control characters
+// (a file may be named with a newline or an escape code), so that it stays
+// on its line and cannot drive the terminal.
+func printable(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // note writes "logtail: URL: text" on stderr, after the lines printed so far.
