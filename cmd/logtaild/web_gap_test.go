@@ -50,7 +50,7 @@ func TestWebViewerGap(t *testing.T) {
 	if err := os.Rename(p+".new", p); err != nil {
 		t.Fatal(err)
 	}
-	td = restartWeb(t, td)
+	restartWeb(t, td) // the page reconnects to it by itself
 	until(t, tab, "the gap marker", `document.querySelector('#log .line.gap') !== null`)
 	until(t, tab, "the new file's line", `Array.from(document.querySelectorAll('#log .line:not(.event)'), e => e.textContent).includes('new 1')`)
 
