@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"go.uber.org/goleak"
 	"net"
@@ -255,13 +254,4 @@ func runCLI(t *testing.T, getenv func(string) string, args ...string) (stdout, s
 	c := startCLI(t, getenv, args...)
 	err = c.wait(t, 20*time.Second)
 	return c.stdout.String(), c.stderr.String(), err
-}
-
-// message is what main would print for err, after run's own stderr.
-func mainMessage(err error) string {
-	var r reported
-	if err == nil || errors.As(err, &r) {
-		return ""
-	}
-	return "logtail: " + err.Error() + "\n"
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -336,6 +337,63 @@ func TestJSONOutput(t *testing.T) {
 	}
 }
 
+// TestJSONOutputInvalidUTF8: positions count the file's bytes, not the
+// text's: two invalid bytes become two U+FFFD of three bytes each, yet the
+// second line still ends at offset 15, and the first at 6, after "first\n".
+// It needs a daemon that sends each line's size.
+func TestJSONOutputInvalidUTF8(t *testing.T) {
+	d := startDaemon(t, "", "")
+	path := d.write(t, "u.log", "first\nsecond\xff\xfe\n")
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	devIno := fmt.Sprintf("%d:%d:", st.Dev, st.Ino)
+	stdout, stderr, err := runCLI(t, env(), "-o", "json", "-n", "2", d.url("u.log"))
+	if err != nil || stderr != "" {
+		t.Fatalf("err %v, stderr %q", err, stderr)
+	}
+	want := []struct{ line, end string }{{"first", ":6"}, {"second\ufffd\ufffd", ":15"}}
+	got := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("stdout %q: want %d lines", stdout, len(want))
+	}
+	var prefix string
+	for i, raw := range got {
+		var l jsonLine
+		if err := json.Unmarshal([]byte(raw), &l); err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		p, _, ok := splitPos(l.Pos)
+		if i == 0 {
+			prefix = p
+		}
+		if l.Line != want[i].line || !ok || !strings.HasSuffix(l.Pos, want[i].end) ||
+			p != prefix || !strings.HasPrefix(p, devIno) || l.Partial {
+			t.Errorf("line %d: %+v, want line %q at a position of %s…%s", i, l, want[i].line, devIno, want[i].end)
+		}
+	}
+}
+
+// TestJSONOutputSizes: the same through the client today, from a scripted
+// daemon that sends sizes and a tagged position; with a partial line too.
+func TestJSONOutputSizes(t *testing.T) {
+	f := startFake(t, script{[]string{
+		`{"lines":["first","second\ufffd\ufffd"],"sizes":[6,9],"pos":"1:2:b7:15","partial":"end"}`,
+	}, wsconn.CodeNormal})
+	stdout, stderr, err := runCLI(t, env(), "-o", "json", "-n", "3", f.url())
+	if err != nil || stderr != "" {
+		t.Fatalf("err %v, stderr %q", err, stderr)
+	}
+	src := strings.TrimPrefix(f.url(), "ws://")
+	want := `{"source":"` + src + `","line":"first","pos":"1:2:b7:6"}` + "\n" +
+		`{"source":"` + src + `","line":"` + "second\ufffd\ufffd" + `","pos":"1:2:b7:15"}` + "\n" +
+		`{"source":"` + src + `","line":"end","pos":"1:2:b7:18","partial":true}` + "\n"
+	if stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
+	}
+}
+
 // TestCtrlC: cancelling ctx (Ctrl-C) ends a follow at once with no error,
 // whether it is reading or waiting to reconnect.
 func TestCtrlC(t *testing.T) {
@@ -474,7 +532,7 @@ func TestResumeAfterSlow(t *testing.T) {
 	wantErr := []string{
 		"logtail: " + f.url() + ": fell behind; resuming",
 		"logtail: " + f.url() + ": file truncated",
-		"logtail: " + f.url() + ": warning: some lines could not be delivered: the file is gone",
+		"logtail: " + f.url() + ": warning: lines lost: the file is gone",
 		"logtail: " + f.url() + ": the daemon is shutting down (1001)",
 	}
 	if stderr != strings.Join(wantErr, "\n")+"\n" {
@@ -484,6 +542,117 @@ func TestResumeAfterSlow(t *testing.T) {
 	if q1 != "format=json&lines=2&tail=1" || q2 != "format=json&from=1%3A2%3A8&tail=1" {
 		t.Errorf("queries %q, %q", q1, q2)
 	}
+}
+
+// TestGapWarning: a gap is one warning line on stderr, with the bytes and the
+// file when the daemon gives them; with -o json the event object on stdout
+// carries them too, and the warning still goes to stderr.
+func TestGapWarning(t *testing.T) {
+	tests := []struct {
+		name   string
+		event  string
+		stderr string // after "logtail: URL: "
+		json   string // the event's fields after "source"
+	}{
+		{"reason only",
+			`{"event":"gap","reason":"the file is gone","pos":"1:3:0"}`,
+			"warning: lines lost: the file is gone",
+			`"event":"gap","reason":"the file is gone","pos":"1:3:0"`},
+		{"bytes",
+			`{"event":"gap","reason":"the file is gone","pos":"1:3:0","bytes":4096}`,
+			"warning: lines lost: the file is gone (4096 bytes)",
+			`"event":"gap","reason":"the file is gone","bytes":4096,"pos":"1:3:0"`},
+		{"file",
+			`{"event":"gap","reason":"the file is gone","pos":"1:3:b9:0","file":"/var/log/app.log.1"}`,
+			"warning: lines lost: the file is gone; file /var/log/app.log.1",
+			`"event":"gap","reason":"the file is gone","file":"/var/log/app.log.1","pos":"1:3:b9:0"`},
+		{"bytes and file",
+			`{"event":"gap","reason":"rotated away unread","pos":"1:3:0","file":"/var/log/app.log.1","bytes":17}`,
+			"warning: lines lost: rotated away unread (17 bytes); file /var/log/app.log.1",
+			`"event":"gap","reason":"rotated away unread","file":"/var/log/app.log.1","bytes":17,"pos":"1:3:0"`},
+		{"zero bytes is said",
+			`{"event":"gap","reason":"r","pos":"1:3:0","bytes":0}`,
+			"warning: lines lost: r (0 bytes)",
+			`"event":"gap","reason":"r","bytes":0,"pos":"1:3:0"`},
+		{"no reason",
+			`{"event":"gap","pos":"1:3:0"}`,
+			"warning: lines lost: unknown reason",
+			`"event":"gap","pos":"1:3:0"`},
+		{"control characters stay on the line",
+			`{"event":"gap","reason":"gone\nlogtail: forged","pos":"1:3:0","file":"/var/log/a\u001b[2J.log"}`,
+			`warning: lines lost: "gone\nlogtail: forged"; file "/var/log/a\x1b[2J.log"`,
+			`"event":"gap","reason":"gone\nlogtail: forged","file":"/var/log/a\u001b[2J.log","pos":"1:3:0"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, asJSON := range []bool{false, true} {
+				f := startFake(t, script{[]string{
+					`{"lines":["before"],"pos":"1:2:7"}`, tt.event, `{"lines":["after"],"pos":"1:3:6"}`,
+				}, wsconn.CodeNormal})
+				args := []string{"-n", "2", f.url()}
+				src := strings.TrimPrefix(f.url(), "ws://")
+				wantOut := "before\nafter\n"
+				if asJSON {
+					args = append(args, "-o", "json")
+					wantOut = `{"source":"` + src + `","line":"before","pos":"1:2:7"}` + "\n" +
+						`{"source":"` + src + `",` + tt.json + "}\n" +
+						`{"source":"` + src + `","line":"after","pos":"1:3:6"}` + "\n"
+				}
+				stdout, stderr, err := runCLI(t, env(), args...)
+				if err != nil {
+					t.Fatalf("json %v: %v", asJSON, err)
+				}
+				if want := "logtail: " + f.url() + ": " + tt.stderr + "\n"; stderr != want {
+					t.Errorf("json %v: stderr\n%q\nwant\n%q", asJSON, stderr, want)
+				}
+				if stdout != wantOut {
+					t.Errorf("json %v: stdout\n%s\nwant\n%s", asJSON, stdout, wantOut)
+				}
+			}
+		})
+	}
+}
+
+// TestGapFromDaemon: the real daemon's gap. The file followed is replaced
+// while the daemon is down; the position logtail resumes from names a file
+// that is gone, and the warning says lines were lost.
+func TestGapFromDaemon(t *testing.T) {
+	d := startDaemon(t, "", "")
+	path := d.write(t, "g.log", "old\n")
+	c := startCLI(t, env(), "-F", "-o", "json", d.url("g.log"))
+	waitFor(t, 10*time.Second, "the first line", func() bool { return strings.Contains(c.stdout.String(), `"line":"old"`) })
+	d.stop()
+	// The new file is made while the old one exists, so it cannot get the
+	// old inode back (ext4 reuses a freed one at once): the daemon must not
+	// find the position's file.
+	d.write(t, "g.log.new", "new\n")
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	startDaemon(t, d.addr, d.root)
+	waitFor(t, 20*time.Second, "the new file's line", func() bool { return strings.Contains(c.stdout.String(), `"line":"new"`) })
+	c.cancel()
+	if err := c.wait(t, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var gaps []jsonEvent
+	for _, raw := range strings.Split(strings.TrimSuffix(c.stdout.String(), "\n"), "\n") {
+		var e jsonEvent
+		if err := json.Unmarshal([]byte(raw), &e); err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		if e.Event == "gap" {
+			gaps = append(gaps, e)
+		}
+	}
+	if len(gaps) != 1 || gaps[0].Reason == "" || gaps[0].Pos == "" {
+		t.Errorf("gap events on stdout: %+v, want one with a reason and a position\n%s", gaps, c.stdout.String())
+	}
+	warning := regexp.MustCompile(`(?m)^logtail: ` + regexp.QuoteMeta(d.url("g.log")) + `: warning: lines lost: .+$`)
+	if n := len(warning.FindAllString(c.stderr.String(), -1)); n != 1 {
+		t.Errorf("%d gap warnings on stderr, want 1:\n%s", n, c.stderr.String())
+	}
+	t.Logf("stderr:\n%s", c.stderr.String())
 }
 
 // TestRetryAfterDrop: with -F, a 1001 reconnects and resumes from the last

@@ -8,17 +8,24 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/logtail/logtail/render"
 )
 
 // message is one json-format message of the daemon.
 type message struct {
-	Lines   []string `json:"lines"`
-	Pos     string   `json:"pos"`
-	Event   string   `json:"event"`
-	Reason  string   `json:"reason"`
-	Partial string   `json:"partial"`
+	Lines []string `json:"lines"`
+	// Sizes are the bytes each line takes in the file, with its newline: the
+	// text in Lines may differ (invalid UTF-8 made U+FFFD, a line cut at
+	// --max-line-bytes). Older daemons do not send them.
+	Sizes   []int64 `json:"sizes"`
+	Pos     string  `json:"pos"`
+	Event   string  `json:"event"`
+	Reason  string  `json:"reason"`
+	File    string  `json:"file"`  // gap: the file whose lines were lost, when known
+	Bytes   *int64  `json:"bytes"` // gap: how many bytes were lost, when known
+	Partial string  `json:"partial"`
 }
 
 // jsonLine is one line of -o json output; jsonEvent one file event.
@@ -33,6 +40,8 @@ type jsonEvent struct {
 	Source string `json:"source"`
 	Event  string `json:"event"`
 	Reason string `json:"reason,omitempty"`
+	File   string `json:"file,omitempty"`
+	Bytes  *int64 `json:"bytes,omitempty"` // a pointer: 0 bytes lost is news too
 	Pos    string `json:"pos"`
 }
 
@@ -103,28 +112,48 @@ func (p *printer) line(t *target, line string, newline bool) {
 	}
 }
 
-// jsonLines writes one object per line. Only the message's last line has its
-// end position from the daemon; each earlier one ends where the bytes of
-// the lines after it (each with its newline) begin.
+// jsonLines writes one object per line, each with the position of its end.
 func (p *printer) jsonLines(t *target, m *message) {
-	prefix, end, ok := splitPos(m.Pos)
-	for i := len(m.Lines) - 1; i >= 0; i-- {
-		end -= int64(len(m.Lines[i]) + 1)
-	}
-	posAt := func(off int64) string {
-		if !ok {
-			return m.Pos
-		}
-		return prefix + strconv.FormatInt(off, 10)
-	}
-	for _, line := range m.Lines {
-		end += int64(len(line) + 1)
-		p.enc.Encode(jsonLine{Source: t.source, Line: p.stripped(line), Pos: posAt(end)})
+	for i, pos := range lineEnds(m) {
+		p.enc.Encode(jsonLine{Source: t.source, Line: p.stripped(m.Lines[i]), Pos: pos})
 	}
 	if m.Partial != "" {
-		p.enc.Encode(jsonLine{Source: t.source, Line: p.stripped(m.Partial),
-			Pos: posAt(end + int64(len(m.Partial))), Partial: true})
+		// an unfinished line ends where its text does: the daemon gives no size
+		pos := m.Pos
+		if prefix, off, ok := splitPos(m.Pos); ok {
+			pos = prefix + strconv.FormatInt(off+int64(len(m.Partial)), 10)
+		}
+		p.enc.Encode(jsonLine{Source: t.source, Line: p.stripped(m.Partial), Pos: pos, Partial: true})
 	}
+}
+
+// lineEnds is the position of the end of each of m's lines. The daemon gives
+// only the last one (m.Pos); each earlier line ends where the file bytes of
+// the lines after it begin. Those are m.Sizes; an older daemon does not send
+// them, and then the text's length plus its newline stands in, which is
+// right only for lines that were valid UTF-8 and not cut.
+func lineEnds(m *message) []string {
+	ends := make([]string, len(m.Lines))
+	prefix, end, ok := splitPos(m.Pos)
+	if !ok {
+		for i := range ends {
+			ends[i] = m.Pos
+		}
+		return ends
+	}
+	sizes := m.Sizes
+	if len(sizes) != len(m.Lines) { // absent, or not this message's: do without
+		sizes = nil
+	}
+	for i := len(m.Lines) - 1; i >= 0; i-- {
+		ends[i] = prefix + strconv.FormatInt(end, 10)
+		if sizes != nil {
+			end -= sizes[i]
+		} else {
+			end -= int64(len(m.Lines[i]) + 1)
+		}
+	}
+	return ends
 }
 
 func (p *printer) stripped(line string) string {
@@ -138,7 +167,7 @@ func (p *printer) stripped(line string) string {
 // a note on stderr, as tail does.
 func (p *printer) event(t *target, m *message) error {
 	if p.cfg.json {
-		p.enc.Encode(jsonEvent{Source: t.source, Event: m.Event, Reason: m.Reason, Pos: m.Pos})
+		p.enc.Encode(jsonEvent{Source: t.source, Event: m.Event, Reason: m.Reason, File: m.File, Bytes: m.Bytes, Pos: m.Pos})
 		if m.Event != "gap" {
 			return nil
 		}
@@ -152,15 +181,40 @@ func (p *printer) event(t *target, m *message) error {
 	case "truncated":
 		p.notef(t, "file truncated")
 	case "gap":
-		reason := m.Reason
-		if reason == "" {
-			reason = "unknown reason"
-		}
-		p.notef(t, "warning: some lines could not be delivered: %s", reason)
+		p.notef(t, "%s", gapWarning(m))
 	default:
 		p.notef(t, "event %q", m.Event)
 	}
 	return nil
+}
+
+// gapWarning is the one line that tells of lines lost.
+func gapWarning(m *message) string {
+	reason := m.Reason
+	if reason == "" {
+		reason = "unknown reason"
+	}
+	var b strings.Builder
+	b.WriteString("warning: lines lost: ")
+	b.WriteString(printable(reason))
+	if m.Bytes != nil {
+		fmt.Fprintf(&b, " (%d bytes)", *m.Bytes)
+	}
+	if m.File != "" {
+		b.WriteString("; file ")
+		b.WriteString(printable(m.File))
+	}
+	return b.String()
+}
+
+// printable quotes a string from the daemon that holds control characters
+// (a file may be named with a newline or an escape code), so that it stays
+// on its line and cannot drive the terminal.
+func printable(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // note writes "logtail: URL: text" on stderr, after the lines printed so far.
@@ -185,7 +239,8 @@ func (p *printer) flush() error {
 	return nil
 }
 
-// splitPos splits "DEV:INO:OFFSET" into "DEV:INO:" and OFFSET.
+// splitPos splits a position into its prefix, up to and with the last colon,
+// and the OFFSET after it: "DEV:INO:" or "DEV:INO:TAG:", the daemon's two forms.
 func splitPos(pos string) (string, int64, bool) {
 	i := strings.LastIndexByte(pos, ':')
 	if i < 0 {

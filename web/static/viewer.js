@@ -2,7 +2,8 @@
 //
 // The stream is ws(s)://<this page's host and path>?format=json&html=1&tail=1:
 // each message is {"lines":[...],"pos":"DEV:INO:OFF"} with every line already
-// rendered and escaped by the server, or an event {"event":...,"pos":...}.
+// rendered and escaped by the server, or an event {"event":...,"pos":...}; a
+// gap event (lines that will never come) gets a warning marker of its own.
 // Log text is only ever inserted as that server-rendered HTML (one element
 // per line); nothing here builds markup from log text or evaluates it.
 //
@@ -96,7 +97,9 @@
     } catch (e) {
       return;
     }
-    if (m.event) {
+    if (m.event === 'gap') {
+      pending.push({ event: gapText(m), gap: true });
+    } else if (m.event) {
       var what = m.event === 'rotated' ? 'file rotated' : m.event === 'truncated' ? 'file truncated' : m.event;
       pending.push({ event: what + (m.reason ? ': ' + m.reason : '') });
     } else if (m.lines && m.lines.length) {
@@ -110,6 +113,17 @@
       frameQueued = true;
       requestAnimationFrame(flush);
     }
+  }
+
+  // gapText says that lines will never be shown, and why: unlike a rotation
+  // or a truncation, something is missing from the page.
+  function gapText(m) {
+    var t = 'lines lost: ' + (m.reason || 'unknown reason');
+    var more = [];
+    if (typeof m.bytes === 'number') more.push(m.bytes + ' bytes');
+    if (m.file) more.push('file ' + m.file);
+    if (more.length) t += ' (' + more.join('; ') + ')';
+    return t;
   }
 
   // --- the page -------------------------------------------------------------
@@ -130,8 +144,9 @@
         el.innerHTML = it; // the server's escaped HTML: only <span class="term-…">
         if (needle) mark(el);
       } else {
-        el.className = 'line event';
-        el.textContent = '— ' + it.event + ' —';
+        // never marked by the filter: .event lines are always shown
+        el.className = it.gap ? 'line event gap' : 'line event';
+        el.textContent = (it.gap ? '⚠ ' : '— ') + it.event + (it.gap ? '' : ' —');
       }
       frag.appendChild(el);
     }
