@@ -44,6 +44,22 @@ func appendJSONLines(out, lines []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// JSONStringLen is the length of s as AppendJSONString writes it.
+func JSONStringLen(s []byte) int {
+	n := 2
+	for _, c := range s {
+		switch {
+		case c >= 0x20 && c != '"' && c != '\\':
+			n++
+		case c == '"', c == '\\', c == '\n', c == '\r', c == '\t':
+			n += 2
+		default:
+			n += 6
+		}
+	}
+	return n
+}
+
 // AppendJSONString appends s, which must be valid UTF-8, as a JSON string.
 func AppendJSONString(dst, s []byte) []byte {
 	dst = append(dst, '"')

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // scanBlock is how much LastLines reads at a time.
@@ -120,18 +121,29 @@ func lastLines(r io.ReaderAt, end int64, n, limit int) (Last, error) {
 		from, front = floor, true
 	}
 	if from < end {
-		var sp splitter
-		sp = splitter{limit: limit, front: front, whole: true}
+		// one allocation: a 1 MiB partial line is held once per request
 		size := min(end-from, int64(limit))
-		p := make([]byte, size)
-		if err := readFull(r, p, from); err != nil {
+		p := make([]byte, 0, len(frontCutMark)+int(size)+len(cutMark))
+		if front {
+			p = append(p, frontCutMark...)
+		}
+		body := p[len(p) : len(p)+int(size)]
+		if err := readFull(r, body, from); err != nil {
 			return Last{}, err
 		}
-		sp.size = end - from
-		sp.keep(p)
-		var out lines
-		sp.show(&out, sp.partial, end-from-int64(sp.skipped) > int64(len(sp.partial)))
-		l.Partial = bytes.TrimSuffix(out.raw, []byte{'\n'})
+		skipped := 0
+		if front {
+			for skipped < utf8.UTFMax-1 && skipped < len(body) && !utf8.RuneStart(body[skipped]) {
+				skipped++
+			}
+			body = body[skipped:min(len(body), max(limit-len(frontCutMark), 0)+skipped)]
+		}
+		if cut := end-from-int64(skipped) > int64(len(body)); cut {
+			p = append(append(p, trimRune(body)...), cutMark[:len(cutMark)-1]...)
+		} else {
+			p = append(p, body...)
+		}
+		l.Partial = p
 	}
 	return l, nil
 }

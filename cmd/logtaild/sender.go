@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 
 	"github.com/logtail/logtail/render"
@@ -163,6 +164,7 @@ func (s *sender) flush() error {
 			s.sizes = s.sizes[:0]
 		}
 		if s.partial != nil {
+			s.msg = slices.Grow(s.msg, tailer.JSONStringLen(s.partial)+64) // not twice a long line
 			s.msg = append(s.msg, `,"partial":`...)
 			s.msg = tailer.AppendJSONString(s.msg, s.partial)
 			s.partial = nil
