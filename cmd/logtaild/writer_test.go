@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,7 +34,9 @@ const (
 	ctlRestart = "restart" // stop the daemon; the next ops run while it is down
 	ctlDown    = "down"
 	ctlUp      = "up" // start the daemon again and let the clients come back
-	ctlGo      = "go"
+	// drop the clients' connections: they resume from their last position
+	ctlReconnect = "reconnect"
+	ctlGo        = "go"
 )
 
 // Kinds of operation.
@@ -50,6 +53,7 @@ const (
 	opRestart      = "restart"      // the next Down ops run while the daemon is down
 	opSync         = "sync"         // wait until the clients have every line written so far
 	opReuseInode   = "reuse-inode"  // remove app.log, create it with the same inode and size
+	opReconnect    = "reconnect"    // the clients' connections drop; they resume
 )
 
 // writerPlan is a schedule and how to run it. It depends only on its seed
@@ -82,6 +86,7 @@ type writerOp struct {
 	Rotations int           `json:"rotations,omitempty"` // burst
 	Hold      time.Duration `json:"hold,omitempty"`      // absent
 	Down      int           `json:"down,omitempty"`      // restart
+	Reconnect bool          `json:"reconnect,omitempty"` // absent: the clients resume while the name is absent
 	Pause     time.Duration `json:"pause,omitempty"`     // after the op
 }
 
@@ -100,6 +105,9 @@ func (op writerOp) String() string {
 		s = fmt.Sprintf("burst %d×(rotate, append %d)", op.Rotations, op.Lines)
 	case opAbsent:
 		s = fmt.Sprintf("absent %v (%d lines to the old file)", op.Hold, op.Lines)
+		if op.Reconnect {
+			s += ", clients resume meanwhile"
+		}
 	case opSwitch:
 		s = fmt.Sprintf("switch (%d lines to the new target first)", op.Lines)
 	case opRestart:
@@ -198,9 +206,9 @@ func noLossPlan(seed uint64) *writerPlan {
 		weight int
 	}
 	kinds := []weighted{{opAppend, 40}, {opRotate, 10}, {opCopyTruncate, 6}, {opTruncate, 3},
-		{opRecreate, 5}, {opAbsent, 4}, {opCompress, 4}, {opBurst, 5}, {opRestart, 3}}
+		{opRecreate, 5}, {opAbsent, 4}, {opCompress, 4}, {opBurst, 5}, {opRestart, 3}, {opReconnect, 2}}
 	if p.Symlink {
-		kinds = []weighted{{opAppend, 45}, {opSwitch, 14}, {opTruncate, 3}, {opBurst, 5}, {opRestart, 3}}
+		kinds = []weighted{{opAppend, 45}, {opSwitch, 14}, {opTruncate, 3}, {opBurst, 5}, {opRestart, 3}, {opReconnect, 2}}
 	}
 	total := 0
 	for _, k := range kinds {
@@ -228,6 +236,7 @@ func noLossPlan(seed uint64) *writerPlan {
 		case opAbsent:
 			op.Hold = time.Duration(50+rng.IntN(251)) * time.Millisecond
 			op.Lines = 5 + rng.IntN(36)
+			op.Reconnect = rng.IntN(3) == 0
 		case opBurst:
 			// never more rotations than files kept: what a burst creates is
 			// still on disk after it, so losing it is a plain loss
@@ -416,17 +425,27 @@ func (w *writer) do(op writerOp) {
 		w.died(w.curGen, "removed")
 		w.create()
 	case opAbsent:
-		w.absent(op.Hold, op.Lines)
+		w.absent(op.Hold, op.Lines, op.Reconnect)
 	case opCompress:
 		w.compress()
 	case opBurst:
-		for range op.Rotations {
+		// the lines are made first, so that the rotations follow each
+		// other as fast as the file system allows
+		batches := make([]batch, op.Rotations)
+		for i := range batches {
+			batches[i] = w.makeLines(op.Lines, w.gen+1+i)
+		}
+		for _, bt := range batches {
 			if w.p.Symlink {
 				w.switchTarget(0)
 			} else {
 				w.rotate()
 			}
-			w.append(op.Lines, false, 0)
+			if w.curGen != bt.gen {
+				w.t.Fatalf("burst: lines made for gen %d, but the new file is gen %d", bt.gen, w.curGen)
+			}
+			w.write(bt.b)
+			w.recordLines(bt)
 		}
 	case opSwitch:
 		w.switchTarget(op.Lines)
@@ -443,6 +462,8 @@ func (w *writer) do(op writerOp) {
 		w.syncSize = fi.Size()
 	case opReuseInode:
 		w.reuseInode()
+	case opReconnect:
+		w.reconnect()
 	default:
 		w.t.Fatalf("unknown op %q", op.Kind)
 	}
@@ -486,21 +507,40 @@ func (w *writer) create() {
 	w.newGen(w.curPath, 0)
 }
 
-// lines builds n lines for the current generation, records them and
+// batch is lines made for a generation, recorded when written.
+type batch struct {
+	b          []byte
+	gen, first int
+	lens       []int // newline included
+}
+
+// makeLines makes the next n lines, for generation gen.
+func (w *writer) makeLines(n, gen int) batch {
+	bt := batch{gen: gen, first: w.seq + 1, lens: make([]int, n)}
+	for i := range n {
+		line := lineText(bt.first+i, gen, w.p.lineSize(bt.first+i))
+		bt.b = append(append(bt.b, line...), '\n')
+		bt.lens[i] = len(line) + 1
+	}
+	w.seq += n
+	return bt
+}
+
+func (w *writer) recordLines(bt batch) {
+	if len(bt.lens) > 0 {
+		w.record(writerEvent{Kind: evLines, Gen: bt.gen, First: bt.first, Lens: bt.lens})
+	}
+}
+
+// lines makes n lines for the current generation, records them and
 // returns them with the size of the last one.
 func (w *writer) lines(n int) (b []byte, last int) {
 	if n <= 0 {
 		return nil, 0
 	}
-	lens := make([]int, n)
-	for i := range n {
-		line := lineText(w.seq+1+i, w.curGen, w.p.lineSize(w.seq+1+i))
-		b = append(append(b, line...), '\n')
-		lens[i] = len(line) + 1
-	}
-	w.record(writerEvent{Kind: evLines, Gen: w.curGen, First: w.seq + 1, Lens: lens})
-	w.seq += n
-	return b, lens[n-1]
+	bt := w.makeLines(n, w.curGen)
+	w.recordLines(bt)
+	return bt.b, bt.lens[n-1]
 }
 
 // write writes b to the current file in one to three pieces: the daemon
@@ -546,7 +586,9 @@ func (w *writer) append(n int, partial bool, rate int) {
 			w.write(b)
 			done = due
 		}
-		time.Sleep(10 * time.Millisecond)
+		if done < n { // the next op follows the last line at once
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }
 
@@ -604,19 +646,35 @@ func (w *writer) copyTruncate() {
 
 // absent renames app.log away and writes on to the old descriptor for hold,
 // as an application does until its SIGHUP; only then is app.log created.
-func (w *writer) absent(hold time.Duration, n int) {
+func (w *writer) absent(hold time.Duration, n int, reconnect bool) {
 	to := w.rotationName()
 	w.check(os.Rename(w.path("app.log"), w.path(to)))
 	w.rotated = append([]rotatedFile{{to, w.curGen}}, w.rotated...)
 	w.record(writerEvent{Kind: evOp, Detail: "app.log -> " + to + ", still written"})
+	// writes at 0, hold/4 ... hold, then at once the new file
 	const steps = 5
 	for i := range steps {
+		if i > 0 {
+			time.Sleep(hold / (steps - 1)) // the application's pace
+		}
 		b, _ := w.lines(n/steps + min(1, max(0, n%steps-i)))
 		w.write(b)
-		time.Sleep(hold / steps) // the application's pace
+		if i == 0 && reconnect {
+			w.reconnect()
+		}
 	}
 	w.check(w.cur.Close())
 	w.create()
+}
+
+// reconnect has the test drop the clients' connections and waits until
+// they are back (subscribed again, from their last position).
+func (w *writer) reconnect() {
+	if w.down {
+		return // they are trying already
+	}
+	w.say(ctlReconnect)
+	w.await(ctlGo)
 }
 
 // compress gzips the oldest rotated file and removes it: its lines can no
@@ -685,12 +743,14 @@ func (w *writer) reuseInode() {
 	fi, err := w.cur.Stat()
 	w.check(err)
 	oldIno, oldSize := inodeOf(fi), fi.Size()
+	// made first: a directory made after the removal would take the inode
+	aside := w.path("aside")
+	w.check(os.MkdirAll(aside, 0o755))
 	w.check(w.cur.Close())
 	w.check(os.Remove(w.path("app.log")))
 	w.died(w.curGen, "removed")
-	aside := w.path("aside")
-	w.check(os.MkdirAll(aside, 0o755))
 	const attempts = 2000
+	var got []uint64
 	for i := range attempts {
 		f, err := os.OpenFile(w.path("app.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o644)
 		w.check(err)
@@ -705,10 +765,11 @@ func (w *writer) reuseInode() {
 			return
 		}
 		f.Close()
+		got = append(got, inodeOf(fi))
 		w.check(os.Rename(w.path("app.log"), filepath.Join(aside, strconv.Itoa(i))))
 	}
-	w.t.Fatalf("the file system never gave inode %d again in %d creations: "+
-		"this test needs one that reuses freed inodes (ext4 does; tmpfs does not)", oldIno, attempts)
+	w.t.Fatalf("the file system never gave inode %d again in %d creations (it gave %d to %d): "+
+		"this test needs one that reuses freed inodes (ext4 does; tmpfs does not)", oldIno, attempts, slices.Min(got), slices.Max(got))
 }
 
 // fill appends whole lines of exactly n bytes in all.
