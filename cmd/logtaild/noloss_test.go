@@ -192,6 +192,7 @@ func runNoLoss(t *testing.T, plan *writerPlan, opts noLossOptions) *noLossResult
 	if opts.hog {
 		startHog(t)
 	}
+	start := time.Now()
 	wp := startWriter(t, planPath)
 
 	clients := make([]*followClient, opts.clients)
@@ -241,11 +242,13 @@ func runNoLoss(t *testing.T, plan *writerPlan, opts noLossOptions) *noLossResult
 	if err := wp.wait(); err != nil {
 		t.Fatalf("writer: %v\n%s", err, wp.out.String())
 	}
+	wrote := time.Now()
 	hist := readHistory(t, plan.Record)
 	onDisk := readOnDisk(t, root, hist)
 	if !settleClients(clients, func(c *followClient) bool { return c.hasAll(onDisk) }, noLossDeadline) {
 		t.Logf("clients still receiving after %v", noLossDeadline)
 	}
+	t.Logf("the writer took %v, the clients %v more", wrote.Sub(start).Round(time.Millisecond), time.Since(wrote).Round(time.Millisecond))
 	res := &noLossResult{hist: hist, onDisk: onDisk}
 	for _, c := range clients {
 		c.stop()

@@ -197,7 +197,7 @@ func mix64(x uint64) uint64 {
 // noLossPlan draws the schedule of a seed.
 func noLossPlan(seed uint64) *writerPlan {
 	rng := rand.New(rand.NewPCG(seed, 0x6c6f677461696c))
-	p := &writerPlan{Seed: seed, MinLife: 250 * time.Millisecond}
+	p := &writerPlan{Seed: seed, MinLife: 200 * time.Millisecond}
 	p.Symlink = rng.IntN(5) == 0
 	p.Naming = []string{"numbered", "dash", "lumberjack"}[rng.IntN(3)]
 	p.Keep = 2 + rng.IntN(3)
@@ -214,7 +214,7 @@ func noLossPlan(seed uint64) *writerPlan {
 	for _, k := range kinds {
 		total += k.weight
 	}
-	n := 25 + rng.IntN(20)
+	n := 20 + rng.IntN(15)
 	downUntil := -1 // no restart inside another's downtime
 	for len(p.Ops) < n {
 		r := rng.IntN(total)
