@@ -238,8 +238,8 @@ func (f *follower) nextAfter(last fileStat) *source {
 		return nil
 	}
 	after := func(st fileStat) bool {
-		if st.id == last.id {
-			return false
+		if st.id == last.id && (st.born == 0 || last.born == 0 || st.born == last.born) {
+			return false // last itself (a new file may have its inode)
 		}
 		if st.born != 0 && last.born != 0 {
 			return st.born >= last.born
