@@ -56,10 +56,19 @@ func follows(name, prefix string) bool {
 	return strings.IndexByte(".-_", rest[0]) >= 0 && rest[1] >= '0' && rest[1] <= '9'
 }
 
-// olderName orders two rotation names of base when their files' times tie:
-// numbered generations (app.log.1 newest) by their number, descending; other
-// names (dates, timestamps, counters) in natural order, ascending.
+// olderName orders two names of base's generations when their files' times
+// tie: base itself is the newest; numbered generations (app.log.1 newest) by
+// their number, descending; other names (dates, timestamps, counters) in
+// natural order, ascending.
 func olderName(base, a, b string) int {
+	switch { // the name itself holds the newest
+	case a == b:
+		return 0
+	case a == base:
+		return 1
+	case b == base:
+		return -1
+	}
 	na, oka := rotationNumber(base, a)
 	nb, okb := rotationNumber(base, b)
 	if oka && okb {

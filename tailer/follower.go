@@ -76,6 +76,10 @@ type follower struct {
 	chain  []*source
 	cur    *source // the file under the name; nil while there is none
 	known  []known // generations finished lately
+	// before are the rotated files present when the follower started: older
+	// than anything it follows, whatever their birth times (a burst of
+	// rotations gives several files the same one: timestamps are coarse).
+	before map[fileID]int64
 	newest fileStat
 	failed error // an open or read error every new subscriber is told
 
@@ -235,6 +239,10 @@ func (f *follower) start() error {
 		src.sp.front = true
 	}
 	f.cur, f.newest = src, st
+	f.before = make(map[fileID]int64)
+	for _, sb := range siblings(f.name) {
+		f.before[sb.stat.id] = sb.stat.born
+	}
 	if f.names != nil {
 		f.names.sync()
 		f.createdBase = f.names.created.Load()
@@ -638,7 +646,8 @@ func (f *follower) isKnown(st fileStat, head []byte) bool {
 			return true
 		}
 	}
-	return false
+	born, ok := f.before[st.id]
+	return ok && born == st.born
 }
 
 // discover opens the generations that came under the name after the newest

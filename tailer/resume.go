@@ -16,9 +16,9 @@ import (
 // follower reads, in order, until it reaches the follower; then the
 // subscriber joins the fan-out.
 type cursor struct {
-	src  *source  // the generation it reads; nil: the next one is to be found
-	then *source  // after src (a copy of a truncated file), that file again
-	last fileStat // the generation it finished last, or the position's file when gone
+	src  *source // the generation it reads; nil: the next one is to be found
+	then *source // after src (a copy of a truncated file), that file again
+	last sibling // the generation it finished last, or the position's file when gone
 	html render.Stream
 }
 
@@ -47,7 +47,7 @@ func (f *follower) resume(s *Subscription, pos Position) {
 		if f.hub.cfg.OnEvent != nil {
 			f.hub.cfg.OnEvent(EventGap)
 		}
-		c.last = fileStat{id: fileID{pos.Dev, pos.Ino}, born: pos.Born}
+		c.last = sibling{stat: fileStat{id: fileID{pos.Dev, pos.Ino}, born: pos.Born}}
 	}
 	f.catching[s] = c
 	f.advance(s, c)
@@ -182,7 +182,10 @@ func (f *follower) advance(s *Subscription, c *cursor) {
 			case src.sp.cutting:
 				src.finish() // the follower went past the line it cut
 			}
-			c.last = src.stat
+			c.last = sibling{path: src.name, stat: src.stat}
+			if st, err := statFile(src.file); err == nil {
+				c.last.stat = st // its last modification orders ties
+			}
 			src.close()
 			c.src = nil
 			continue
@@ -218,10 +221,12 @@ func (f *follower) cutCursor(s *Subscription, c *cursor) {
 	f.sendTo(s, &Batch{Event: EventTruncated, File: src.name, End: src.position(0)})
 }
 
-// nextAfter opens the generation that came after last: the next one the
-// follower reads if last is one of them, else the oldest file among the
-// rotated names newer than last, or the follower's oldest.
-func (f *follower) nextAfter(last fileStat) *source {
+// nextAfter opens the generation that came after the one the cursor
+// finished: the next one the follower reads if it was one of them, else the
+// oldest file among the rotated names newer than it, or the follower's
+// oldest.
+func (f *follower) nextAfter(lastGen sibling) *source {
+	last := lastGen.stat
 	gens := f.generations()
 	for i, g := range gens {
 		if g.stat.id == last.id && (last.born == 0 || g.stat.born == last.born) {
@@ -237,24 +242,26 @@ func (f *follower) nextAfter(last fileStat) *source {
 		}
 		return nil
 	}
-	after := func(st fileStat) bool {
+	base := filepath.Base(f.name)
+	after := func(sb sibling) bool {
+		st := sb.stat
 		if st.id == last.id && (st.born == 0 || last.born == 0 || st.born == last.born) {
 			return false // last itself (a new file may have its inode)
 		}
-		if st.born != 0 && last.born != 0 {
-			return st.born >= last.born
+		if lastGen.path == "" { // gone: all there is to go by is its birth
+			return last.born != 0 && st.born >= last.born
 		}
-		return st.mtime >= last.mtime
+		return olderGen(base, lastGen, sb) < 0
 	}
 	var cands []sibling
 	for _, sb := range siblings(f.name) {
-		if !sb.packed && after(sb.stat) {
+		if !sb.packed && after(sb) {
 			cands = append(cands, sb)
 		}
 	}
 	sortGens(f.name, cands)
 	var under *sibling
-	if st, err := statPath(f.name); err == nil && st.regular && after(st) {
+	if st, err := statPath(f.name); err == nil && st.regular && after(sibling{path: f.name, stat: st}) {
 		under = &sibling{path: f.name, stat: st}
 		for i, c := range cands {
 			if c.stat.id == st.id {
