@@ -251,7 +251,9 @@ func (f *follower) nextAfter(lastGen sibling) *source {
 		if lastGen.path == "" { // gone: all there is to go by is its birth
 			return last.born != 0 && st.born >= last.born
 		}
-		return olderGen(base, lastGen, sb) < 0
+		// Born later but last modified before last was: a copy of it made
+		// when it was truncated (copytruncate), holding its earlier lines.
+		return olderGen(base, lastGen, sb) < 0 && st.mtime >= last.mtime
 	}
 	var cands []sibling
 	for _, sb := range siblings(f.name) {
