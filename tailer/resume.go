@@ -306,8 +306,12 @@ func (f *follower) join(s *Subscription, c *cursor) {
 	}
 }
 
-// sendTo queues b for one subscriber, ending it if it is too slow.
+// sendTo queues b for one subscriber, ending it if it is too slow. Once it
+// has ended (a send before this one found it too slow), it does nothing.
 func (f *follower) sendTo(s *Subscription, b *Batch) {
+	if s.queued.Load() < 0 {
+		return // ended: its channel is closed
+	}
 	if !s.offer(b, time.Now().UnixNano()) {
 		f.end(s, ErrSlow)
 	}
