@@ -665,6 +665,8 @@ func (f *follower) discover() (gens []*source, under *fileStat) {
 	var cands []sibling
 	for _, sb := range sibs {
 		if sb.packed || !f.newer(sb.stat) || f.isKnown(sb.stat, nil) {
+			f.log().Debug("not a new generation", "path", sb.path, "ino", sb.stat.id.ino, "born", sb.stat.born,
+				"packed", sb.packed, "newer", f.newer(sb.stat), "known", f.isKnown(sb.stat, nil))
 			continue
 		}
 		if under != nil && sb.stat.id == under.id {
@@ -689,9 +691,11 @@ func (f *follower) discover() (gens []*source, under *fileStat) {
 		}
 		src := newSource(file, st, c.path, f.hub.cfg.MaxLineBytes)
 		if c.path != f.name && f.isKnown(st, src.firstBytes()) {
+			f.log().Debug("a copy of a known generation", "path", c.path, "ino", st.id.ino)
 			file.Close() // a copy of a file it has read
 			continue
 		}
+		f.log().Debug("new generation", "path", c.path, "ino", st.id.ino, "born", st.born)
 		src.until = time.Now().Add(f.hub.cfg.Grace)
 		src.events = []*Batch{{Event: EventRotated, File: c.path}}
 		gens = append(gens, src)
