@@ -658,10 +658,7 @@ func (f *follower) isKnown(st fileStat, head []byte) bool {
 // newer than the one under the name is a copy of it, made before it was cut:
 // it comes before it.
 func (f *follower) discover() (gens []*source, under *fileStat) {
-	sibs := siblings(f.name)
-	if st, err := statPath(f.name); err == nil && st.regular {
-		under = &st
-	}
+	sibs, under := f.listing()
 	var cands []sibling
 	for _, sb := range sibs {
 		if sb.packed || !f.newer(sb.stat) || f.isKnown(sb.stat, nil) {
@@ -704,6 +701,41 @@ func (f *follower) discover() (gens []*source, under *fileStat) {
 		}
 	}
 	return gens, under
+}
+
+// listing lists the rotated generations and the file under the name at one
+// moment: a rotation between the listing and the look at the name would hide
+// the file it moved (it was neither listed nor under the name any more), so
+// the directory is listed until two listings in a row agree.
+func (f *follower) listing() ([]sibling, *fileStat) {
+	list := func() ([]sibling, *fileStat) {
+		sibs := siblings(f.name)
+		if st, err := statPath(f.name); err == nil && st.regular {
+			return sibs, &st
+		}
+		return sibs, nil
+	}
+	sibs, under := list()
+	for range 8 {
+		again, under2 := list()
+		if sameListing(sibs, again) && (under == nil) == (under2 == nil) && (under == nil || under.id == under2.id) {
+			break
+		}
+		sibs, under = again, under2
+	}
+	return sibs, under
+}
+
+func sameListing(a, b []sibling) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a { // both in the directory's order
+		if a[i].path != b[i].path || a[i].stat.id != b[i].stat.id {
+			return false
+		}
+	}
+	return true
 }
 
 // newer reports whether a file may have come under the name after the
