@@ -500,7 +500,7 @@ func (f *follower) send(src *source, out lines) {
 func (f *follower) cut(src *source) (copied bool) {
 	f.log().Info("file truncated", "path", src.name, "offset", src.off)
 	unread := src.seen - src.off // known to have been there, not read
-	cp := f.findCopy(src)
+	cp := f.findCopy(src, 0)
 	if cp == nil {
 		if out := src.finish(); out.n > 0 { // the line the cut ended
 			f.send(src, out)
@@ -537,16 +537,27 @@ func (f *follower) cut(src *source) (copied bool) {
 
 // findCopy looks among src's rotated siblings for a copy of it made just
 // before it was cut (copytruncate): newer than src, at least as long as
-// what was read of it, with the same first bytes and the same bytes before
-// src's offset. It is returned open at the start of the line src was in.
-func (f *follower) findCopy(src *source) *source {
+// what was read of it, with the same first bytes (when known) and the same
+// bytes before src's offset. It is returned open at the start of the line
+// src was in. A follower, which saw the cut happen, takes the newest such
+// copy; a cursor, which knows when it was there (since, a change time), the
+// oldest made since.
+func (f *follower) findCopy(src *source, since int64) *source {
 	sibs := siblings(f.name)
 	sortGens(f.name, sibs)
 	head := src.head
-	for i := len(sibs) - 1; i >= 0; i-- { // the newest copy first
+	if since != 0 {
+		head = nil // the file's start now is not what it was then
+	}
+	for k := range sibs {
+		i := len(sibs) - 1 - k // the newest first
+		if since != 0 {
+			i = k
+		}
 		sb := sibs[i]
 		if sb.packed || sb.stat.id == src.stat.id || sb.stat.size < src.off ||
-			(sb.stat.born != 0 && src.stat.born != 0 && sb.stat.born < src.stat.born) {
+			(sb.stat.born != 0 && src.stat.born != 0 && sb.stat.born < src.stat.born) ||
+			(since != 0 && !copiedAfter(sb.stat, since)) {
 			continue
 		}
 		file, _, err := f.hub.cfg.Open(sb.path)

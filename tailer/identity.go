@@ -22,16 +22,18 @@ type fileStat struct {
 	id      fileID
 	born    int64 // birth time, ns since the epoch; 0 where the file system keeps none
 	mtime   int64 // modification time, ns
+	ctime   int64 // status change time, ns: any write, truncation or rename moves it
 	size    int64
 	regular bool
 }
 
-const statxMask = unix.STATX_TYPE | unix.STATX_INO | unix.STATX_SIZE | unix.STATX_MTIME | unix.STATX_BTIME
+const statxMask = unix.STATX_TYPE | unix.STATX_INO | unix.STATX_SIZE | unix.STATX_MTIME | unix.STATX_CTIME | unix.STATX_BTIME
 
 func fromStatx(st *unix.Statx_t) fileStat {
 	fs := fileStat{
 		id:      fileID{unix.Mkdev(st.Dev_major, st.Dev_minor), st.Ino},
 		mtime:   st.Mtime.Sec*1e9 + int64(st.Mtime.Nsec),
+		ctime:   st.Ctime.Sec*1e9 + int64(st.Ctime.Nsec),
 		size:    int64(st.Size),
 		regular: st.Mode&unix.S_IFMT == unix.S_IFREG,
 	}
@@ -94,20 +96,28 @@ func headSum(head []byte) uint64 {
 // (ext4, xfs, btrfs) or else by a checksum of its first min(Offset, 64)
 // bytes. Positions of the older DEV:INO:OFFSET form carry neither and are
 // trusted on device and inode alone.
+//
+// Asof is the file's status change time when the position was made. A file
+// may be copied and truncated (copytruncate) while nobody reads it, even at
+// an offset that still looks right afterwards (0, say): the copies made
+// since Asof hold what came after the position, the older ones what came
+// before.
 type Position struct {
 	Dev    uint64
 	Ino    uint64
 	Born   int64  // birth time (ns), when the file system keeps one
 	Head   uint64 // checksum of the first min(Offset, 64) bytes, when Born is 0
+	Asof   int64  // the file's change time (ns) when the position was made; 0 unknown
 	Offset int64
 	Tagged bool // Born or Head is set: the DEV:INO:TAG:OFFSET form
 }
 
 // String is the position as clients see and send it:
-// "DEV:INO:bBORN:OFFSET" or "DEV:INO:hHEAD:OFFSET" (HEAD in hexadecimal), or
-// the older "DEV:INO:OFFSET". The offset is always the last field.
+// "DEV:INO:bBORN.ASOF:OFFSET" or "DEV:INO:hHEAD.ASOF:OFFSET" (HEAD in
+// hexadecimal), or the older "DEV:INO:OFFSET". The offset is always the last
+// field.
 func (p Position) String() string {
-	b := make([]byte, 0, 64)
+	b := make([]byte, 0, 80)
 	b = strconv.AppendUint(b, p.Dev, 10)
 	b = append(b, ':')
 	b = strconv.AppendUint(b, p.Ino, 10)
@@ -119,6 +129,10 @@ func (p Position) String() string {
 		} else {
 			b = append(b, 'h')
 			b = strconv.AppendUint(b, p.Head, 16)
+		}
+		if p.Asof != 0 {
+			b = append(b, '.')
+			b = strconv.AppendInt(b, p.Asof, 10)
 		}
 		b = append(b, ':')
 	}
@@ -140,17 +154,24 @@ func ParsePosition(s string) (Position, error) {
 	p.Offset, err[2] = strconv.ParseInt(parts[len(parts)-1], 10, 64)
 	if len(parts) == 4 {
 		p.Tagged = true
-		tag := parts[2]
+		tag, asof, hasAsof := strings.Cut(parts[2], ".")
+		if hasAsof {
+			p.Asof, err[3] = strconv.ParseInt(asof, 10, 64)
+		}
+		var e error
 		switch {
 		case strings.HasPrefix(tag, "b"):
-			p.Born, err[3] = strconv.ParseInt(tag[1:], 10, 64)
-			if err[3] == nil && p.Born == 0 {
-				err[3] = fmt.Errorf("zero birth time")
+			p.Born, e = strconv.ParseInt(tag[1:], 10, 64)
+			if e == nil && p.Born == 0 {
+				e = fmt.Errorf("zero birth time")
 			}
 		case strings.HasPrefix(tag, "h"):
-			p.Head, err[3] = strconv.ParseUint(tag[1:], 16, 64)
+			p.Head, e = strconv.ParseUint(tag[1:], 16, 64)
 		default:
-			err[3] = fmt.Errorf("unknown tag")
+			e = fmt.Errorf("unknown tag")
+		}
+		if e != nil {
+			err[3] = e
 		}
 	}
 	for _, e := range err {

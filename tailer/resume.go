@@ -16,19 +16,20 @@ import (
 // follower reads, in order, until it reaches the follower; then the
 // subscriber joins the fan-out.
 type cursor struct {
-	src  *source // the generation it reads; nil: the next one is to be found
-	then *source // after src (a copy of a truncated file), that file again
-	last sibling // the generation it finished last, or the position's file when gone
-	html render.Stream
+	src   *source   // the generation it reads; nil: the next one is to be found
+	queue []*source // after src: the rest of a truncated file's copies, then the file again
+	last  sibling   // the generation it finished last, or the position's file when gone
+	asof  int64     // the position's Asof: copies older than it hold lines the client had
+	html  render.Stream
 }
 
 func (c *cursor) close() {
-	for _, src := range []*source{c.src, c.then} {
+	for _, src := range append(c.queue, c.src) {
 		if src != nil {
 			src.close()
 		}
 	}
-	c.src, c.then = nil, nil
+	c.src, c.queue = nil, nil
 }
 
 // resume starts s right after pos. The position's file may be the current
@@ -37,11 +38,12 @@ func (c *cursor) close() {
 // between). If it is none of these, the lines after pos are lost: s is told
 // with a gap event and goes on with the generations that came after it.
 func (f *follower) resume(s *Subscription, pos Position) {
-	c := &cursor{}
+	c := &cursor{asof: pos.Asof}
 	src, why := f.openAt(pos)
 	if src != nil {
 		src.expect(pos.Offset)
 		c.src = src
+		f.copiedSince(s, c, pos)
 	} else {
 		f.sendTo(s, &Batch{Event: EventGap, End: pos, Reason: why})
 		if f.hub.cfg.OnEvent != nil {
@@ -101,6 +103,73 @@ func (f *follower) openAt(pos Position) (*source, string) {
 	return nil, gone
 }
 
+// copiedSince looks for copies made of the position's file, still under the
+// name, since the position was made: copytruncate while the client was away
+// leaves no trace in the file when it grew back past the position (or the
+// position is its start), but its copies start otherwise than it does now.
+// The oldest holds the client's lines after the position; the cursor reads
+// it from there, then the later copies and the file from its start.
+func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
+	x := c.src
+	if !pos.Tagged || pos.Asof == 0 {
+		return
+	}
+	if st, err := statPath(f.name); err != nil || st.id != x.stat.id {
+		return // rotated away: what follows it may be newer files, not copies
+	}
+	var cps []sibling
+	for _, sb := range siblings(f.name) {
+		if !sb.packed && sb.stat.id != x.stat.id && sb.stat.size > 0 && copiedAfter(sb.stat, pos.Asof) {
+			cps = append(cps, sb)
+		}
+	}
+	sortGens(f.name, cps)
+	head := readHead(x.file)
+	var queue []*source
+	for _, sb := range cps {
+		file, _, err := f.hub.cfg.Open(sb.path)
+		if err != nil {
+			continue
+		}
+		st, err := statFile(file)
+		if err != nil || st.id != sb.stat.id {
+			file.Close()
+			continue
+		}
+		cp := newSource(file, st, sb.path, f.hub.cfg.MaxLineBytes)
+		if len(queue) == 0 && sameHead(cp.firstBytes(), head) {
+			cp.close() // a copy of the file as it still is (logrotate's copy): nothing cut
+			continue
+		}
+		queue = append(queue, cp)
+	}
+	if len(queue) == 0 {
+		return
+	}
+	first := queue[0]
+	ev := &Batch{Event: EventTruncated, File: x.name, Reason: fmt.Sprintf(
+		"%s was truncated after %s; the lines after it come from its copy %s", filepath.Base(x.name), pos, filepath.Base(first.name))}
+	if first.stat.size >= pos.Offset {
+		first.expect(pos.Offset)
+	} else { // a copy of a later cut: the one of the client's lines is gone
+		ev = &Batch{Event: EventGap, File: x.name, Reason: fmt.Sprintf(
+			"%s was truncated after %s and the copy of its lines after that is gone", filepath.Base(x.name), pos)}
+	}
+	f.log().Info("resuming from the copies of a file truncated since", "path", x.name, "copies", len(queue), "position", pos.String())
+	x.restart()
+	c.src, c.queue = first, append(queue[1:], x)
+	ev.End = first.position(first.boundary)
+	f.sendTo(s, ev)
+}
+
+// copiedAfter reports whether a file was created after asof, a change time.
+func copiedAfter(st fileStat, asof int64) bool {
+	if st.born != 0 {
+		return st.born >= asof
+	}
+	return st.mtime >= asof
+}
+
 // generations are the files the follower reads, oldest first.
 func (f *follower) generations() []*source {
 	gens := f.chain[:len(f.chain):len(f.chain)]
@@ -136,9 +205,9 @@ func (f *follower) advance(s *Subscription, c *cursor) {
 	buf := f.buf
 	for f.catching[s] == c && !s.half(s.queued.Load()) { // a send may end s
 		if c.src == nil {
-			if c.then != nil {
-				c.src, c.then = c.then, nil
-			} else if c.src = f.nextAfter(c.last); c.src == nil {
+			if len(c.queue) > 0 {
+				c.src, c.queue = c.queue[0], c.queue[1:]
+			} else if c.src = f.nextAfter(c); c.src == nil {
 				// nothing newer than what it read: what comes, comes live
 				f.join(s, c)
 				return
@@ -210,11 +279,11 @@ func (c *cursor) take(f *follower, s *Subscription, out lines) {
 // holds what the cursor has not read yet.
 func (f *follower) cutCursor(s *Subscription, c *cursor) {
 	src := c.src
-	if cp := f.findCopy(src); cp != nil {
+	if cp := f.findCopy(src, c.asof); cp != nil {
 		f.sendTo(s, &Batch{Event: EventTruncated, File: src.name, End: cp.position(cp.boundary),
 			Reason: fmt.Sprintf("%s was truncated; its lines not read yet come from its copy %s", filepath.Base(src.name), filepath.Base(cp.name))})
 		src.restart()
-		c.src, c.then = cp, src
+		c.src, c.queue = cp, append([]*source{src}, c.queue...)
 		return
 	}
 	src.restart()
@@ -225,7 +294,8 @@ func (f *follower) cutCursor(s *Subscription, c *cursor) {
 // finished: the next one the follower reads if it was one of them, else the
 // oldest file among the rotated names newer than it, or the follower's
 // oldest.
-func (f *follower) nextAfter(lastGen sibling) *source {
+func (f *follower) nextAfter(c *cursor) *source {
+	lastGen := c.last
 	last := lastGen.stat
 	gens := f.generations()
 	for i, g := range gens {
@@ -248,8 +318,10 @@ func (f *follower) nextAfter(lastGen sibling) *source {
 		if st.id == last.id && (st.born == 0 || last.born == 0 || st.born == last.born) {
 			return false // last itself (a new file may have its inode)
 		}
-		if lastGen.path == "" { // gone: all there is to go by is its birth
-			return last.born != 0 && st.born >= last.born
+		if lastGen.path == "" {
+			// gone: all there is to go by is its birth, and when the client
+			// was there (copies made before hold lines it had)
+			return last.born != 0 && st.born >= max(last.born, c.asof)
 		}
 		// Born later but last modified before last was: a copy of it made
 		// when it was truncated (copytruncate), holding its earlier lines.

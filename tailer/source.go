@@ -98,6 +98,9 @@ func (src *source) restart() {
 // position is the position of offset off, a line boundary.
 func (src *source) position(off int64) Position {
 	p := Position{Dev: src.stat.id.dev, Ino: src.stat.id.ino, Born: src.stat.born, Offset: off, Tagged: true}
+	if st, err := statFile(src.file); err == nil {
+		p.Asof = st.ctime
+	}
 	if p.Born == 0 {
 		head := src.firstBytes()
 		p.Head = headSum(head[:min(int(min(off, headBytes)), len(head))])
