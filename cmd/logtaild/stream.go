@@ -484,7 +484,11 @@ func (d *Daemon) reportSent(st *streamStats) {
 
 func (d *Daemon) opened(r *http.Request, name string, q query) *streamStats {
 	st := &streamStats{remote: r.RemoteAddr, path: name, start: time.Now()}
-	d.log.Info("stream opened", "remote", st.remote, "path", name, "lines", q.lines, "tail", q.tail, "format", q.format)
+	attrs := []any{"remote", st.remote, "path", name, "lines", q.lines, "tail", q.tail, "format", q.format}
+	if q.from != nil {
+		attrs = append(attrs[:4], "from", q.from.String(), "tail", q.tail, "format", q.format)
+	}
+	d.log.Info("stream opened", attrs...)
 	return st
 }
 
