@@ -119,7 +119,9 @@ func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
 	}
 	var cps []sibling
 	for _, sb := range siblings(f.name) {
-		if !sb.packed && sb.stat.id != x.stat.id && sb.stat.size > 0 && copiedAfter(sb.stat, pos.Asof) {
+		if !sb.packed && sb.stat.id != x.stat.id && sb.stat.size > 0 && copiedAfter(sb.stat, pos.Asof) &&
+			(sb.stat.born == 0 || sb.stat.born > x.stat.born) { // not an older file of the same clock tick
+
 			cps = append(cps, sb)
 		}
 	}
@@ -321,7 +323,9 @@ func (f *follower) nextAfter(c *cursor) *source {
 		if lastGen.path == "" {
 			// gone: all there is to go by is its birth, and when the client
 			// was there (copies made before hold lines it had)
-			return last.born != 0 && st.born >= max(last.born, c.asof)
+			// (one clock tick may hold a burst of rotations: a file born
+			// with it is taken for an older one)
+			return last.born != 0 && st.born > last.born && st.born >= c.asof
 		}
 		// Born later but last modified before last was: a copy of it made
 		// when it was truncated (copytruncate), holding its earlier lines.
