@@ -16,10 +16,11 @@ import (
 // follower reads, in order, until it reaches the follower; then the
 // subscriber joins the fan-out.
 type cursor struct {
-	src   *source   // the generation it reads; nil: the next one is to be found
-	queue []*source // after src: the rest of a truncated file's copies, then the file again
-	last  sibling   // the generation it finished last, or the position's file when gone
-	asof  int64     // the position's Asof: copies older than it hold lines the client had
+	src   *source    // the generation it reads; nil: the next one is to be found
+	queue []*source  // after src: the rest of a truncated file's copies, then the file again
+	last  sibling    // the generation it finished last, or the position's file when gone
+	asof  int64      // the position's Asof: copies older than it hold lines the client had
+	read  []fileStat // the files it has read: never next again
 	html  render.Stream
 }
 
@@ -254,6 +255,7 @@ func (f *follower) advance(s *Subscription, c *cursor) {
 				src.finish() // the follower went past the line it cut
 			}
 			c.last = sibling{path: src.name, stat: src.stat}
+			c.read = append(c.read, src.stat)
 			if st, err := statFile(src.file); err == nil {
 				c.last.stat = st // its last modification orders ties
 			}
@@ -317,8 +319,10 @@ func (f *follower) nextAfter(c *cursor) *source {
 	base := filepath.Base(f.name)
 	after := func(sb sibling) bool {
 		st := sb.stat
-		if st.id == last.id && (st.born == 0 || last.born == 0 || st.born == last.born) {
-			return false // last itself (a new file may have its inode)
+		for _, r := range append(c.read, last) {
+			if st.id == r.id && (st.born == 0 || r.born == 0 || st.born == r.born) {
+				return false // read already (a new file may have its inode)
+			}
 		}
 		if lastGen.path == "" {
 			// gone: all there is to go by is its birth, and when the client
