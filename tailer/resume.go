@@ -104,10 +104,10 @@ func (f *follower) openAt(pos Position) (*source, string) {
 	return nil, gone
 }
 
-// copiedSince looks for copies made of the position's file, still under the
-// name, since the position was made: copytruncate while the client was away
-// leaves no trace in the file when it grew back past the position (or the
-// position is its start), but its copies start otherwise than it does now.
+// copiedSince looks for copies made of the position's file since the
+// position was made: copytruncate while the client was away leaves no trace
+// in the file when it grew back past the position (or the position is its
+// start), but its copies start otherwise than it does now.
 // The oldest holds the client's lines after the position; the cursor reads
 // it from there, then the later copies and the file from its start.
 func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
@@ -115,14 +115,19 @@ func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
 	if !pos.Tagged || pos.Asof == 0 {
 		return
 	}
-	if st, err := statPath(f.name); err != nil || st.id != x.stat.id {
-		return // rotated away: what follows it may be newer files, not copies
+	// Copies are made of the file under the name: while x was, so before
+	// its last change (a truncation, or the rename that took it away, moves
+	// its change time). Files born later came after it under the name.
+	now, err := statFile(x.file)
+	if err != nil {
+		return
 	}
+	under, _ := statPath(f.name)
 	var cps []sibling
 	for _, sb := range siblings(f.name) {
-		if !sb.packed && sb.stat.id != x.stat.id && sb.stat.size > 0 && copiedAfter(sb.stat, pos.Asof) &&
-			(sb.stat.born == 0 || sb.stat.born > x.stat.born) { // not an older file of the same clock tick
-
+		if !sb.packed && sb.stat.id != x.stat.id && sb.stat.id != under.id && sb.stat.size > 0 &&
+			copiedAfter(sb.stat, pos.Asof) && (sb.stat.born == 0 || sb.stat.born > x.stat.born) && // not an older file of the same clock tick
+			(sb.stat.born == 0 || sb.stat.born <= now.ctime) {
 			cps = append(cps, sb)
 		}
 	}
