@@ -73,9 +73,9 @@ type follower struct {
 
 	// chain holds the generations no longer under the name, oldest first;
 	// each is read to its end before anything of the next.
-	chain  []*source
-	cur    *source // the file under the name; nil while there is none
-	known  []known // generations finished lately
+	chain []*source
+	cur   *source // the file under the name; nil while there is none
+	known []known // generations finished lately
 	// before are the rotated files present when the follower started: older
 	// than anything it follows, whatever their birth times (a burst of
 	// rotations gives several files the same one: timestamps are coarse).
