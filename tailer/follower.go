@@ -500,7 +500,7 @@ func (f *follower) send(src *source, out lines) {
 func (f *follower) cut(src *source) (copied bool) {
 	f.log().Info("file truncated", "path", src.name, "offset", src.off)
 	unread := src.seen - src.off // known to have been there, not read
-	cp := f.findCopy(src, 0)
+	cp := f.findCopy(src, 0, nil)
 	if cp == nil {
 		if out := src.finish(); out.n > 0 { // the line the cut ended
 			f.send(src, out)
@@ -542,12 +542,12 @@ func (f *follower) cut(src *source) (copied bool) {
 // src was in. A follower, which saw the cut happen, takes the newest such
 // copy; a cursor, which knows when it was there (since, a change time), the
 // oldest made since.
-func (f *follower) findCopy(src *source, since int64) *source {
+func (f *follower) findCopy(src *source, since int64, pos *Position) *source {
 	sibs := siblings(f.name)
 	sortGens(f.name, sibs)
 	head := src.head
 	if since != 0 {
-		head = nil // the file's start now is not what it was then
+		head = nil // the file's start now is not what it was then: pos says it
 	}
 	for k := range sibs {
 		i := len(sibs) - 1 - k // the newest first
@@ -567,7 +567,8 @@ func (f *follower) findCopy(src *source, since int64) *source {
 		cp := newSource(file, sb.stat, sb.path, f.hub.cfg.MaxLineBytes)
 		win := make([]byte, src.wlen)
 		n, _ := file.ReadAt(win, src.off-int64(src.wlen))
-		if n == src.wlen && bytes.Equal(win, src.win[:src.wlen]) && (len(head) == 0 || sameHead(head, cp.firstBytes())) {
+		if n == src.wlen && bytes.Equal(win, src.win[:src.wlen]) && (len(head) == 0 || sameHead(head, cp.firstBytes())) &&
+			(pos == nil || pos.sameContent(file)) {
 			cp.seek(src.boundary)
 			return cp
 		}

@@ -93,47 +93,39 @@ func headSum(head []byte) uint64 {
 //
 // A file is named by its device and inode, and, since an inode is reused
 // once its file is gone, by its birth time where the file system keeps one
-// (ext4, xfs, btrfs) or else by a checksum of its first min(Offset, 64)
-// bytes. Positions of the older DEV:INO:OFFSET form carry neither and are
-// trusted on device and inode alone.
-//
-// Asof is the file's status change time when the position was made. A file
-// may be copied and truncated (copytruncate) while nobody reads it, even at
-// an offset that still looks right afterwards (0, say): the copies made
-// since Asof hold what came after the position, the older ones what came
-// before.
+// (ext4, xfs, btrfs, tmpfs). Head, a checksum of its first min(Offset, 64)
+// bytes, names the content the position is in: a file truncated and written
+// again (copytruncate) starts otherwise, and a copy of it as it was starts
+// the same. Asof is the file's change time when the position was made:
+// copies made since then hold what came after the position, older ones what
+// came before. Positions of the older DEV:INO:OFFSET form carry none of this
+// and are trusted on device and inode alone.
 type Position struct {
 	Dev    uint64
 	Ino    uint64
-	Born   int64  // birth time (ns), when the file system keeps one
-	Head   uint64 // checksum of the first min(Offset, 64) bytes, when Born is 0
-	Asof   int64  // the file's change time (ns) when the position was made; 0 unknown
+	Born   int64  // birth time (ns); 0 where the file system keeps none
+	Asof   int64  // the file's change time (ns) when the position was made
+	Head   uint64 // checksum of the file's first min(Offset, 64) bytes
 	Offset int64
-	Tagged bool // Born or Head is set: the DEV:INO:TAG:OFFSET form
+	Tagged bool // the DEV:INO:TAG:OFFSET form, with Born, Asof and Head
 }
 
 // String is the position as clients see and send it:
-// "DEV:INO:bBORN.ASOF:OFFSET" or "DEV:INO:hHEAD.ASOF:OFFSET" (HEAD in
-// hexadecimal), or the older "DEV:INO:OFFSET". The offset is always the last
-// field.
+// "DEV:INO:bBORN.ASOF.HEAD:OFFSET" (HEAD in hexadecimal), or the older
+// "DEV:INO:OFFSET". The offset is always the last field.
 func (p Position) String() string {
-	b := make([]byte, 0, 80)
+	b := make([]byte, 0, 96)
 	b = strconv.AppendUint(b, p.Dev, 10)
 	b = append(b, ':')
 	b = strconv.AppendUint(b, p.Ino, 10)
 	b = append(b, ':')
 	if p.Tagged {
-		if p.Born != 0 {
-			b = append(b, 'b')
-			b = strconv.AppendInt(b, p.Born, 10)
-		} else {
-			b = append(b, 'h')
-			b = strconv.AppendUint(b, p.Head, 16)
-		}
-		if p.Asof != 0 {
-			b = append(b, '.')
-			b = strconv.AppendInt(b, p.Asof, 10)
-		}
+		b = append(b, 'b')
+		b = strconv.AppendInt(b, p.Born, 10)
+		b = append(b, '.')
+		b = strconv.AppendInt(b, p.Asof, 10)
+		b = append(b, '.')
+		b = strconv.AppendUint(b, p.Head, 16)
 		b = append(b, ':')
 	}
 	b = strconv.AppendInt(b, p.Offset, 10)
@@ -142,51 +134,52 @@ func (p Position) String() string {
 
 // ParsePosition reads a position written by Position.String, in either form.
 func ParsePosition(s string) (Position, error) {
-	const want = "want DEV:INO:OFFSET or DEV:INO:TAG:OFFSET, as a json message gave it"
+	const want = "want DEV:INO:OFFSET or DEV:INO:bBORN.ASOF.HEAD:OFFSET, as a json message gave it"
 	parts := strings.Split(s, ":")
 	if len(parts) != 3 && len(parts) != 4 {
-		return Position{}, fmt.Errorf("position %.60q: %s", s, want)
+		return Position{}, fmt.Errorf("position %.80q: %s", s, want)
 	}
 	var p Position
-	var err [4]error
+	var err [6]error
 	p.Dev, err[0] = strconv.ParseUint(parts[0], 10, 64)
 	p.Ino, err[1] = strconv.ParseUint(parts[1], 10, 64)
 	p.Offset, err[2] = strconv.ParseInt(parts[len(parts)-1], 10, 64)
 	if len(parts) == 4 {
 		p.Tagged = true
-		tag, asof, hasAsof := strings.Cut(parts[2], ".")
-		if hasAsof {
-			p.Asof, err[3] = strconv.ParseInt(asof, 10, 64)
+		tag, ok := strings.CutPrefix(parts[2], "b")
+		fields := strings.Split(tag, ".")
+		if !ok || len(fields) != 3 {
+			return Position{}, fmt.Errorf("position %.80q: %s", s, want)
 		}
-		var e error
-		switch {
-		case strings.HasPrefix(tag, "b"):
-			p.Born, e = strconv.ParseInt(tag[1:], 10, 64)
-			if e == nil && p.Born == 0 {
-				e = fmt.Errorf("zero birth time")
-			}
-		case strings.HasPrefix(tag, "h"):
-			p.Head, e = strconv.ParseUint(tag[1:], 16, 64)
-		default:
-			e = fmt.Errorf("unknown tag")
-		}
-		if e != nil {
-			err[3] = e
-		}
+		p.Born, err[3] = strconv.ParseInt(fields[0], 10, 64)
+		p.Asof, err[4] = strconv.ParseInt(fields[1], 10, 64)
+		p.Head, err[5] = strconv.ParseUint(fields[2], 16, 64)
 	}
 	for _, e := range err {
 		if e != nil {
-			return Position{}, fmt.Errorf("position %.60q: %s", s, want)
+			return Position{}, fmt.Errorf("position %.80q: %s", s, want)
 		}
 	}
-	if p.Offset < 0 {
-		return Position{}, fmt.Errorf("position %.60q: negative offset", s)
+	if p.Offset < 0 || p.Born < 0 || p.Asof < 0 {
+		return Position{}, fmt.Errorf("position %.80q: negative numbers", s)
 	}
 	return p, nil
 }
 
+// headOf is the checksum of r's first min(off, 64) bytes, and whether r has
+// that many.
+func headOf(r io.ReaderAt, off int64) (uint64, bool) {
+	n := min(off, headBytes)
+	buf := make([]byte, n)
+	if got, _ := r.ReadAt(buf, 0); int64(got) < n {
+		return 0, false
+	}
+	return headSum(buf), true
+}
+
 // sameFile reports whether p names the file f, whose stat is fs: same device
-// and inode and, for a tagged position, the same birth time or first bytes.
+// and inode and, for a tagged position, the same birth time (where there is
+// none, the same first bytes).
 func (p Position) sameFile(f io.ReaderAt, fs fileStat) bool {
 	if fs.id != (fileID{p.Dev, p.Ino}) {
 		return false
@@ -194,16 +187,18 @@ func (p Position) sameFile(f io.ReaderAt, fs fileStat) bool {
 	switch {
 	case !p.Tagged:
 		return true
-	case p.Born != 0:
+	case p.Born != 0 || fs.born != 0:
 		return fs.born == p.Born
 	}
-	n := min(p.Offset, headBytes)
-	if fs.size < n {
-		return false
+	h, ok := headOf(f, p.Offset)
+	return ok && h == p.Head
+}
+
+// sameContent reports whether f still starts as it did when p was made.
+func (p Position) sameContent(f io.ReaderAt) bool {
+	if !p.Tagged {
+		return true
 	}
-	buf := make([]byte, n)
-	if got, _ := f.ReadAt(buf, 0); int64(got) < n {
-		return false
-	}
-	return headSum(buf) == p.Head
+	h, ok := headOf(f, p.Offset)
+	return ok && h == p.Head
 }

@@ -21,6 +21,8 @@ type cursor struct {
 	last  sibling    // the generation it finished last, or the position's file when gone
 	asof  int64      // the position's Asof: copies older than it hold lines the client had
 	read  []fileStat // the files it has read: never next again
+	gone  *Position  // the position, when its file was gone: a copy of it may hold the rest
+	pos   *Position  // the position it resumed from, while in that file
 	html  render.Stream
 }
 
@@ -40,6 +42,9 @@ func (c *cursor) close() {
 // with a gap event and goes on with the generations that came after it.
 func (f *follower) resume(s *Subscription, pos Position) {
 	c := &cursor{asof: pos.Asof}
+	if pos.Tagged {
+		c.pos = &pos
+	}
 	src, why := f.openAt(pos)
 	if src != nil {
 		src.expect(pos.Offset)
@@ -51,6 +56,7 @@ func (f *follower) resume(s *Subscription, pos Position) {
 			f.hub.cfg.OnEvent(EventGap)
 		}
 		c.last = sibling{stat: fileStat{id: fileID{pos.Dev, pos.Ino}, born: pos.Born}}
+		c.gone = &pos
 	}
 	f.catching[s] = c
 	f.advance(s, c)
@@ -104,37 +110,84 @@ func (f *follower) openAt(pos Position) (*source, string) {
 	return nil, gone
 }
 
-// copiedSince looks for copies made of the position's file since the
-// position was made: copytruncate while the client was away leaves no trace
-// in the file when it grew back past the position (or the position is its
-// start), but its copies start otherwise than it does now.
-// The oldest holds the client's lines after the position; the cursor reads
-// it from there, then the later copies and the file from its start.
+// copiedSince looks for what copytruncate took from the position's file
+// while the client was away: a truncation leaves no trace at an offset the
+// file has grown back past (or at its start), but the file then starts
+// otherwise than the position says, and its copies made since then start
+// otherwise than it does now. The copy that starts as the position says
+// holds the client's lines after it and is read from there; then the later
+// copies and the file from its start.
 func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
 	x := c.src
-	if !pos.Tagged || pos.Asof == 0 {
+	if !pos.Tagged {
 		return
 	}
-	// Copies are made of the file under the name: while x was, so before
-	// its last change (a truncation, or the rename that took it away, moves
-	// its change time). Files born later came after it under the name.
 	now, err := statFile(x.file)
 	if err != nil {
 		return
 	}
-	under, _ := statPath(f.name)
-	var cps []sibling
-	for _, sb := range siblings(f.name) {
-		if !sb.packed && sb.stat.id != x.stat.id && sb.stat.id != under.id && sb.stat.size > 0 &&
-			copiedAfter(sb.stat, pos.Asof) && (sb.stat.born == 0 || sb.stat.born > x.stat.born) && // not an older file of the same clock tick
-			(sb.stat.born == 0 || sb.stat.born <= now.ctime) {
-			cps = append(cps, sb)
-		}
+	cut := now.size < pos.Offset || !pos.sameContent(x.file)
+	if !cut && pos.Offset > 0 {
+		return // it still holds the client's lines
 	}
-	sortGens(f.name, cps)
+	cps := f.copiesOf(x, now, pos.Asof)
 	head := readHead(x.file)
 	var queue []*source
-	for _, sb := range cps {
+	first := -1
+	for i, cp := range cps {
+		switch {
+		case cut && first < 0 && cp.stat.size >= pos.Offset && pos.sameContent(cp.file):
+			first = i // the copy of the client's lines
+			cp.expect(pos.Offset)
+		case cut && first < 0:
+			cp.close() // a copy of the file as it was before the client's lines
+			continue
+		case !cut && len(queue) == 0 && sameHead(cp.firstBytes(), head):
+			cp.close() // a copy of the file as it still is (logrotate's copy): nothing cut
+			continue
+		}
+		queue = append(queue, cp)
+	}
+	if !cut && len(queue) == 0 {
+		return
+	}
+	var ev *Batch
+	switch {
+	case len(queue) == 0:
+		ev = &Batch{Event: EventGap, File: x.name, Reason: fmt.Sprintf(
+			"%s was truncated after %s and the lines after it are in no copy", filepath.Base(x.name), pos)}
+	default:
+		ev = &Batch{Event: EventTruncated, File: x.name, Reason: fmt.Sprintf(
+			"%s was truncated after %s; the lines after it come from its copy %s", filepath.Base(x.name), pos, filepath.Base(queue[0].name))}
+	}
+	f.log().Info("resuming from the copies of a file truncated since", "path", x.name, "copies", len(queue), "position", pos.String())
+	x.restart()
+	queue = append(queue, x)
+	c.src, c.queue, c.pos = queue[0], queue[1:], nil
+	ev.End = c.src.position(c.src.boundary)
+	f.sendTo(s, ev)
+	if ev.Event == EventGap && f.hub.cfg.OnEvent != nil {
+		f.hub.cfg.OnEvent(EventGap)
+	}
+}
+
+// copiesOf opens the copies made of x since asof, oldest first. Copies are
+// made of the file under the name: while x was, so before its last change
+// (now.ctime: a truncation, or the rename that took it away, moves it).
+// Files born later came after it under the name.
+func (f *follower) copiesOf(x *source, now fileStat, asof int64) []*source {
+	under, _ := statPath(f.name)
+	var sibs []sibling
+	for _, sb := range siblings(f.name) {
+		if !sb.packed && sb.stat.id != x.stat.id && sb.stat.id != under.id && sb.stat.size > 0 &&
+			copiedAfter(sb.stat, asof) && (sb.stat.born == 0 || sb.stat.born > x.stat.born) && // not an older file of the same clock tick
+			(sb.stat.born == 0 || sb.stat.born <= now.ctime) {
+			sibs = append(sibs, sb)
+		}
+	}
+	sortGens(f.name, sibs)
+	var cps []*source
+	for _, sb := range sibs {
 		file, _, err := f.hub.cfg.Open(sb.path)
 		if err != nil {
 			continue
@@ -144,30 +197,9 @@ func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
 			file.Close()
 			continue
 		}
-		cp := newSource(file, st, sb.path, f.hub.cfg.MaxLineBytes)
-		if len(queue) == 0 && sameHead(cp.firstBytes(), head) {
-			cp.close() // a copy of the file as it still is (logrotate's copy): nothing cut
-			continue
-		}
-		queue = append(queue, cp)
+		cps = append(cps, newSource(file, st, sb.path, f.hub.cfg.MaxLineBytes))
 	}
-	if len(queue) == 0 {
-		return
-	}
-	first := queue[0]
-	ev := &Batch{Event: EventTruncated, File: x.name, Reason: fmt.Sprintf(
-		"%s was truncated after %s; the lines after it come from its copy %s", filepath.Base(x.name), pos, filepath.Base(first.name))}
-	if first.stat.size >= pos.Offset {
-		first.expect(pos.Offset)
-	} else { // a copy of a later cut: the one of the client's lines is gone
-		ev = &Batch{Event: EventGap, File: x.name, Reason: fmt.Sprintf(
-			"%s was truncated after %s and the copy of its lines after that is gone", filepath.Base(x.name), pos)}
-	}
-	f.log().Info("resuming from the copies of a file truncated since", "path", x.name, "copies", len(queue), "position", pos.String())
-	x.restart()
-	c.src, c.queue = first, append(queue[1:], x)
-	ev.End = first.position(first.boundary)
-	f.sendTo(s, ev)
+	return cps
 }
 
 // copiedAfter reports whether a file was created after asof, a change time.
@@ -220,7 +252,13 @@ func (f *follower) advance(s *Subscription, c *cursor) {
 				f.join(s, c)
 				return
 			} else {
-				f.sendTo(s, &Batch{Event: EventRotated, File: c.src.name, End: c.src.position(0)})
+				if p := c.gone; p != nil && p.Tagged && c.src.stat.size >= p.Offset && p.sameContent(c.src.file) {
+					// a copy of the gone file, made since: the rest of the
+					// client's lines
+					c.src.expect(p.Offset)
+				}
+				c.gone = nil
+				f.sendTo(s, &Batch{Event: EventRotated, File: c.src.name, End: c.src.position(c.src.boundary)})
 			}
 		}
 		src := c.src
@@ -261,6 +299,7 @@ func (f *follower) advance(s *Subscription, c *cursor) {
 			}
 			c.last = sibling{path: src.name, stat: src.stat}
 			c.read = append(c.read, src.stat)
+			c.pos = nil // it names that file only
 			if st, err := statFile(src.file); err == nil {
 				c.last.stat = st // its last modification orders ties
 			}
@@ -288,11 +327,11 @@ func (c *cursor) take(f *follower, s *Subscription, out lines) {
 // holds what the cursor has not read yet.
 func (f *follower) cutCursor(s *Subscription, c *cursor) {
 	src := c.src
-	if cp := f.findCopy(src, c.asof); cp != nil {
+	if cp := f.findCopy(src, c.asof, c.pos); cp != nil {
 		f.sendTo(s, &Batch{Event: EventTruncated, File: src.name, End: cp.position(cp.boundary),
 			Reason: fmt.Sprintf("%s was truncated; its lines not read yet come from its copy %s", filepath.Base(src.name), filepath.Base(cp.name))})
 		src.restart()
-		c.src, c.queue = cp, append([]*source{src}, c.queue...)
+		c.src, c.queue, c.pos = cp, append([]*source{src}, c.queue...), nil
 		return
 	}
 	src.restart()

@@ -101,10 +101,8 @@ func (src *source) position(off int64) Position {
 	if st, err := statFile(src.file); err == nil {
 		p.Asof = st.ctime
 	}
-	if p.Born == 0 {
-		head := src.firstBytes()
-		p.Head = headSum(head[:min(int(min(off, headBytes)), len(head))])
-	}
+	head := src.firstBytes()
+	p.Head = headSum(head[:min(int(min(off, headBytes)), len(head))])
 	return p
 }
 
