@@ -214,7 +214,9 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 	var partial []byte
 	if q.format == "json" && len(last.Partial) > 0 && q.lines > 0 {
 		partial = render.AppendText(nil, last.Partial)
-		last.DropFirst()
+		if last.Lines >= q.lines {
+			last.DropFirst()
+		}
 	}
 	stop := last.Stop
 	if stop < 0 {
