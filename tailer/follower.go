@@ -784,10 +784,13 @@ func (f *follower) account(gens []*source, under *fileStat) {
 	f.log().Warn("files under the name were gone before they could be read", "path", f.name, "files", missing)
 	gap := &Batch{Event: EventGap, File: f.name, Reason: fmt.Sprintf(
 		"%d file(s) that came under the name %s were removed or compressed before they could be read", missing, filepath.Base(f.name))}
-	if len(gens) > 0 {
+	switch {
+	case len(gens) > 0:
 		gens[0].events = append([]*Batch{gap}, gens[0].events...)
-	} else {
-		f.pending = append(f.pending, gap)
+	case f.cur != nil:
+		f.cur.events = append(f.cur.events, gap)
+	default:
+		f.pending = append(f.pending, gap) // sent once every file is read
 	}
 }
 
