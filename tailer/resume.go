@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -360,6 +361,9 @@ func (f *follower) nextAfter(c *cursor) *source {
 		}
 		return nil
 	}
+	if orig := f.originalOf(c); orig != nil {
+		return orig
+	}
 	base := filepath.Base(f.name)
 	after := func(sb sibling) bool {
 		st := sb.stat
@@ -418,6 +422,57 @@ func (f *follower) nextAfter(c *cursor) *source {
 		return f.cur.dup(f.hub.cfg.MaxLineBytes)
 	}
 	return nil
+}
+
+// originalOf finds the file the cursor's last one was a copy of: a
+// copytruncate copy is born while its original is under the name, so after
+// the original's birth and no later than its last change. The original goes
+// on after it, from its start (what it holds now came after the copy).
+func (f *follower) originalOf(c *cursor) *source {
+	cp := c.last.stat
+	if cp.born == 0 || c.last.path == "" {
+		return nil
+	}
+	var best *sibling
+	consider := func(sb sibling) {
+		st := sb.stat
+		if st.id == cp.id || st.born == 0 || st.born >= cp.born || cp.born > st.ctime ||
+			slices.ContainsFunc(c.read, func(r fileStat) bool { return r.id == st.id && r.born == st.born }) {
+			return
+		}
+		if best == nil || st.born > best.stat.born {
+			best = &sb
+		}
+	}
+	for _, g := range f.generations() {
+		if st, err := statFile(g.file); err == nil {
+			consider(sibling{path: g.name, stat: st})
+		}
+	}
+	for _, sb := range siblings(f.name) {
+		if !sb.packed {
+			consider(sb)
+		}
+	}
+	if st, err := statPath(f.name); err == nil && st.regular {
+		consider(sibling{path: f.name, stat: st})
+	}
+	if best == nil {
+		return nil
+	}
+	if g := f.generation(best.stat.id); g != nil {
+		return g.dup(f.hub.cfg.MaxLineBytes)
+	}
+	file, _, err := f.hub.cfg.Open(best.path)
+	if err != nil {
+		return nil
+	}
+	st, err := statFile(file)
+	if err != nil || st.id != best.stat.id {
+		file.Close()
+		return nil
+	}
+	return newSource(file, st, best.path, f.hub.cfg.MaxLineBytes)
 }
 
 // join moves a subscriber that has caught up into the fan-out.
