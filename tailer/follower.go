@@ -514,6 +514,7 @@ func (f *follower) cut(src *source) (copied bool) {
 		return false
 	}
 	f.log().Info("reading the rest of a truncated file from its copy", "path", src.name, "copy", cp.name, "from", cp.off)
+	cp.stands(src)
 	cp.events = []*Batch{{Event: EventTruncated, File: src.name,
 		Reason: fmt.Sprintf("%s was truncated; its lines not read yet come from its copy %s", filepath.Base(src.name), filepath.Base(cp.name))}}
 	if short := src.seen - cp.stat.size; short > 0 {

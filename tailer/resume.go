@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"syscall"
 	"time"
 
@@ -173,16 +172,17 @@ func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
 }
 
 // copiesOf opens the copies made of x since asof, oldest first. Copies are
-// made of the file under the name: while x was, so before its last change
-// (now.ctime: a truncation, or the rename that took it away, moves it).
-// Files born later came after it under the name.
+// made of the file under the name: while x was, so no later than its last
+// modification (the truncation that follows a copy moves it; renames, which
+// numbered rotation does to every rotated file, do not). Files born later
+// came after it under the name.
 func (f *follower) copiesOf(x *source, now fileStat, asof int64) []*source {
 	under, _ := statPath(f.name)
 	var sibs []sibling
 	for _, sb := range siblings(f.name) {
 		if !sb.packed && sb.stat.id != x.stat.id && sb.stat.id != under.id && sb.stat.size > 0 &&
 			copiedAfter(sb.stat, asof) && (sb.stat.born == 0 || sb.stat.born > x.stat.born) && // not an older file of the same clock tick
-			(sb.stat.born == 0 || sb.stat.born <= now.ctime) {
+			(sb.stat.born == 0 || sb.stat.born <= now.mtime) {
 			sibs = append(sibs, sb)
 		}
 	}
@@ -255,8 +255,9 @@ func (f *follower) advance(s *Subscription, c *cursor) {
 			} else {
 				if p := c.gone; p != nil && p.Tagged && c.src.stat.size >= p.Offset && p.sameContent(c.src.file) {
 					// a copy of the gone file, made since: the rest of the
-					// client's lines
+					// client's lines, at the positions of the gone file
 					c.src.expect(p.Offset)
+					c.src.standsAt(*p)
 				}
 				c.gone = nil
 				f.sendTo(s, &Batch{Event: EventRotated, File: c.src.name, End: c.src.position(c.src.boundary)})
@@ -329,6 +330,7 @@ func (c *cursor) take(f *follower, s *Subscription, out lines) {
 func (f *follower) cutCursor(s *Subscription, c *cursor) {
 	src := c.src
 	if cp := f.findCopy(src, c.asof, c.pos); cp != nil {
+		cp.stands(src)
 		f.sendTo(s, &Batch{Event: EventTruncated, File: src.name, End: cp.position(cp.boundary),
 			Reason: fmt.Sprintf("%s was truncated; its lines not read yet come from its copy %s", filepath.Base(src.name), filepath.Base(cp.name))})
 		src.restart()
@@ -360,9 +362,6 @@ func (f *follower) nextAfter(c *cursor) *source {
 			return gens[0].dup(f.hub.cfg.MaxLineBytes)
 		}
 		return nil
-	}
-	if orig := f.originalOf(c); orig != nil {
-		return orig
 	}
 	base := filepath.Base(f.name)
 	after := func(sb sibling) bool {
@@ -422,57 +421,6 @@ func (f *follower) nextAfter(c *cursor) *source {
 		return f.cur.dup(f.hub.cfg.MaxLineBytes)
 	}
 	return nil
-}
-
-// originalOf finds the file the cursor's last one was a copy of: a
-// copytruncate copy is born while its original is under the name, so after
-// the original's birth and no later than its last change. The original goes
-// on after it, from its start (what it holds now came after the copy).
-func (f *follower) originalOf(c *cursor) *source {
-	cp := c.last.stat
-	if cp.born == 0 || c.last.path == "" {
-		return nil
-	}
-	var best *sibling
-	consider := func(sb sibling) {
-		st := sb.stat
-		if st.id == cp.id || st.born == 0 || st.born >= cp.born || cp.born > st.ctime ||
-			slices.ContainsFunc(c.read, func(r fileStat) bool { return r.id == st.id && r.born == st.born }) {
-			return
-		}
-		if best == nil || st.born > best.stat.born {
-			best = &sb
-		}
-	}
-	for _, g := range f.generations() {
-		if st, err := statFile(g.file); err == nil {
-			consider(sibling{path: g.name, stat: st})
-		}
-	}
-	for _, sb := range siblings(f.name) {
-		if !sb.packed {
-			consider(sb)
-		}
-	}
-	if st, err := statPath(f.name); err == nil && st.regular {
-		consider(sibling{path: f.name, stat: st})
-	}
-	if best == nil {
-		return nil
-	}
-	if g := f.generation(best.stat.id); g != nil {
-		return g.dup(f.hub.cfg.MaxLineBytes)
-	}
-	file, _, err := f.hub.cfg.Open(best.path)
-	if err != nil {
-		return nil
-	}
-	st, err := statFile(file)
-	if err != nil || st.id != best.stat.id {
-		file.Close()
-		return nil
-	}
-	return newSource(file, st, best.path, f.hub.cfg.MaxLineBytes)
 }
 
 // join moves a subscriber that has caught up into the fan-out.

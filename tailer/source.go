@@ -32,6 +32,27 @@ type source struct {
 	atEOF    bool      // the last read reached the end
 	until    time.Time // no longer under the name: read at least until then
 	events   []*Batch  // to send before anything more of it
+	// as, when set, is the file this one is a copy of (copytruncate): its
+	// positions are that file's, in the content it had when copied, so a
+	// client never holds a position in a copy, which nothing orders.
+	as *Position
+}
+
+// stands makes src, a copy of orig as it was before orig was cut, give
+// orig's positions.
+func (src *source) stands(orig *source) {
+	p := orig.position(0)
+	p.Head = headSum(src.firstBytes()[:min(len(src.firstBytes()), headBytes)])
+	p.Asof = src.stat.born // copies made since: this one and later
+	src.as = &p
+}
+
+// standsAt makes src, a copy of a file that is gone, give that file's
+// positions (pos is one of them).
+func (src *source) standsAt(pos Position) {
+	p := pos
+	p.Asof = src.stat.born
+	src.as = &p
 }
 
 func newSource(file *os.File, st fileStat, name string, limit int) *source {
@@ -97,11 +118,17 @@ func (src *source) restart() {
 
 // position is the position of offset off, a line boundary.
 func (src *source) position(off int64) Position {
+	head := src.firstBytes()
+	if src.as != nil {
+		p := *src.as
+		p.Offset = off
+		p.Head = headSum(head[:min(int(min(off, headBytes)), len(head))])
+		return p
+	}
 	p := Position{Dev: src.stat.id.dev, Ino: src.stat.id.ino, Born: src.stat.born, Offset: off, Tagged: true}
 	if st, err := statFile(src.file); err == nil {
 		p.Asof = st.ctime
 	}
-	head := src.firstBytes()
 	p.Head = headSum(head[:min(int(min(off, headBytes)), len(head))])
 	return p
 }

@@ -180,9 +180,10 @@ func (s *sender) flush() error {
 	return s.write()
 }
 
-// sameFile reports whether two positions are in one file.
+// sameFile reports whether b follows a in one file: positions only move
+// forward within a file's content (a truncation starts it again).
 func sameFile(a, b tailer.Position) bool {
-	return a.Dev == b.Dev && a.Ino == b.Ino && a.Born == b.Born
+	return a.Dev == b.Dev && a.Ino == b.Ino && a.Born == b.Born && b.Offset >= a.Offset
 }
 
 func (s *sender) write() error {
