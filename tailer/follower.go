@@ -90,6 +90,7 @@ type follower struct {
 	createdBase, createdSeen int64
 	found, lost              int64
 	pending                  []*Batch // events for when every generation is read
+	again                    bool     // a cut queued a copy to read first: read again
 
 	caughtUp   chan struct{} // a queue drained below half, a stall, or a directory event
 	full       atomic.Int64  // subscribers (live or catching up) whose queue is half full
@@ -365,6 +366,7 @@ func (f *follower) end(s *Subscription, err error) {
 // the name now leads to another file.
 func (f *follower) check() {
 	for range 4 { // a look or a cut that finds files may give more to read
+		f.again = false
 		ready := f.readChain()
 		if ready && f.cur != nil {
 			ready = f.read(f.cur)
@@ -375,7 +377,7 @@ func (f *follower) check() {
 			}
 			f.pending = nil
 		}
-		if !f.look() {
+		if !f.look() && !f.again {
 			break
 		}
 	}
@@ -533,6 +535,7 @@ func (f *follower) cut(src *source) (copied bool) {
 	}
 	f.chain = append(f.chain[:i], append([]*source{cp}, f.chain[i:]...)...)
 	f.known = append(f.known, known{stat: cp.stat, head: cp.firstBytes()}) // never a generation of its own
+	f.again = true
 	return true
 }
 
