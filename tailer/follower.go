@@ -611,8 +611,10 @@ func (f *follower) look() bool {
 		}
 		f.retire()
 	}
-	gens, under := f.discover()
-	f.account(gens, under)
+	gens, under, complete := f.discover()
+	if complete {
+		f.account(gens, under)
+	}
 	for _, g := range gens {
 		f.chain = append(f.chain, g)
 	}
@@ -673,7 +675,8 @@ func (f *follower) isKnown(st fileStat, head []byte) bool {
 // neither one it knows nor a copy of one (copytruncate). A rotated file
 // newer than the one under the name is a copy of it, made before it was cut:
 // it comes before it.
-func (f *follower) discover() (gens []*source, under *fileStat) {
+func (f *follower) discover() (gens []*source, under *fileStat, complete bool) {
+	complete = true
 	sibs, under := f.listing()
 	var cands []sibling
 	for _, sb := range sibs {
@@ -695,11 +698,13 @@ func (f *follower) discover() (gens []*source, under *fileStat) {
 		file, _, err := f.hub.cfg.Open(c.path)
 		if err != nil {
 			f.log().Warn("cannot open a generation of the file", "path", c.path, "err", err)
+			complete = false
 			continue
 		}
 		st, err := statFile(file)
 		if err != nil || st.id != c.stat.id {
 			file.Close() // moved on meanwhile; the next look sees where
+			complete = false
 			continue
 		}
 		src := newSource(file, st, c.path, f.hub.cfg.MaxLineBytes)
@@ -716,7 +721,7 @@ func (f *follower) discover() (gens []*source, under *fileStat) {
 			f.newest = st
 		}
 	}
-	return gens, under
+	return gens, under, complete
 }
 
 // listing lists the rotated generations and the file under the name at one
@@ -766,7 +771,8 @@ func (f *follower) newer(st fileStat) bool {
 // account compares the files that came under the name (the directory
 // watch's count) with those the follower found: the missing ones were gone
 // (deleted, compressed) before it could read them, which it says before the
-// lines of the ones it found.
+// lines of the ones it found. Only after a look that opened every file it
+// listed: one that moved on meanwhile is found by the next.
 func (f *follower) account(gens []*source, under *fileStat) {
 	if f.names == nil || f.names.lost.Load() {
 		return
