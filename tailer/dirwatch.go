@@ -61,6 +61,10 @@ func (nw *nameWatch) Close() {
 	}
 }
 
+// changes counts the entries created, moved or removed in the name's
+// directory since the watch began (see sync).
+func (nw *nameWatch) changes() int64 { return nw.dir.changes.Load() }
+
 // sync takes every event queued so far, so that created counts every file
 // that appeared under the name before the call.
 func (nw *nameWatch) sync() {
@@ -75,6 +79,9 @@ type watchedDir struct {
 	path  string
 	wd    int32
 	names map[*nameWatch]struct{}
+	// changes counts the entries created, moved or removed in the
+	// directory: a listing taken while it did not move saw one moment.
+	changes atomic.Int64
 }
 
 // dirWatcher is the process's directory watcher; mu guards all of it.
@@ -204,6 +211,7 @@ func (w *dirWatcher) drain(fd int) bool {
 			off += syscall.SizeofInotifyEvent + int(ev.Len)
 			if ev.Mask&syscall.IN_Q_OVERFLOW != 0 {
 				for _, d := range w.byWD {
+					d.changes.Add(1)
 					for nw := range d.names {
 						nw.lost.Store(true)
 						woken = append(woken, nw.wake)
@@ -215,6 +223,7 @@ func (w *dirWatcher) drain(fd int) bool {
 			if d == nil {
 				continue
 			}
+			d.changes.Add(1)
 			name := cString(nameBytes)
 			for nw := range d.names {
 				if nw.base != name {

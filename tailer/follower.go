@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,12 +45,6 @@ func setLibraryLogger(l *slog.Logger) {
 	})
 }
 
-// known is a generation a follower has finished with.
-type known struct {
-	stat fileStat
-	head []byte
-}
-
 // follower reads one file by name and fans its lines out. All fields below
 // the first group belong to its goroutine.
 //
@@ -75,13 +70,14 @@ type follower struct {
 	// each is read to its end before anything of the next.
 	chain []*source
 	cur   *source // the file under the name; nil while there is none
-	known []known // generations finished lately
-	// before are the rotated files present when the follower started: older
-	// than anything it follows, whatever their birth times (a burst of
-	// rotations gives several files the same one: timestamps are coarse).
-	before map[fileID]int64
-	newest fileStat
-	failed error // an open or read error every new subscriber is told
+	// seen names (inode → birth) the files in the directory that are not
+	// new generations: those it has read or reads, their copies, and the
+	// rotated files present when it started. A file is new if it is not
+	// among them: no watermark of birth times, which are coarse (a burst of
+	// rotations shares one) and would hide a file a listing missed.
+	seen   map[fileID]int64
+	heads  [][]byte // the first bytes of generations it read lately: copies start alike
+	failed error    // an open or read error every new subscriber is told
 
 	watcher *fileWatch // the current file's changes (see watch.go)
 	names   *nameWatch // files appearing under the name (see dirwatch.go)
@@ -239,10 +235,11 @@ func (f *follower) start() error {
 		src.seek(st.size)
 		src.sp.front = true
 	}
-	f.cur, f.newest = src, st
-	f.before = make(map[fileID]int64)
+	f.cur = src
+	// the rotated files here now are older than anything it follows
+	f.seen = map[fileID]int64{st.id: st.born}
 	for _, sb := range siblings(f.name) {
-		f.before[sb.stat.id] = sb.stat.born
+		f.seen[sb.stat.id] = sb.stat.born
 	}
 	if f.names != nil {
 		f.names.sync()
@@ -418,13 +415,13 @@ func (f *follower) readChain() bool {
 	return true
 }
 
-// remember keeps a finished generation's identity, so that it is never
-// taken for a new one.
+// remember keeps a finished generation's first bytes, so that a copy of it
+// is never taken for a new one (its identity is in seen).
 func (f *follower) remember(src *source) {
-	if len(f.known) == maxKnown {
-		f.known = f.known[1:]
+	if len(f.heads) == maxKnown {
+		f.heads = f.heads[1:]
 	}
-	f.known = append(f.known, known{stat: src.stat, head: src.firstBytes()})
+	f.heads = append(f.heads, src.firstBytes())
 }
 
 // read reads src from its offset to its end and sends the complete lines.
@@ -534,7 +531,7 @@ func (f *follower) cut(src *source) (copied bool) {
 		}
 	}
 	f.chain = append(f.chain[:i], append([]*source{cp}, f.chain[i:]...)...)
-	f.known = append(f.known, known{stat: cp.stat, head: cp.firstBytes()}) // never a generation of its own
+	f.seen[cp.stat.id] = cp.stat.born // never a generation of its own
 	f.again = true
 	return true
 }
@@ -611,10 +608,8 @@ func (f *follower) look() bool {
 		}
 		f.retire()
 	}
-	gens, under, complete := f.discover()
-	if complete {
-		f.account(gens, under)
-	}
+	gens, under, created, complete := f.discover()
+	f.account(gens, under, created, complete)
 	for _, g := range gens {
 		f.chain = append(f.chain, g)
 	}
@@ -642,30 +637,41 @@ func (f *follower) retire() {
 	f.cur = nil
 }
 
-// isKnown reports whether st (with head, when read) is a generation the
-// follower has or had, or a copy of one.
+// isKnown reports whether st (with head, when read) is a file the follower
+// has or had, one that was here when it started, or a copy of one.
 func (f *follower) isKnown(st fileStat, head []byte) bool {
-	match := func(k fileStat, khead []byte) bool {
-		if k.id == st.id && (k.born == st.born || k.born == 0 || st.born == 0) {
-			return true
-		}
-		return head != nil && sameHead(head, khead)
-	}
-	for _, src := range f.chain {
-		if match(src.stat, src.head) {
-			return true
-		}
-	}
-	if f.cur != nil && match(f.cur.stat, f.cur.head) {
+	if born, ok := f.seen[st.id]; ok && (born == st.born || born == 0 || st.born == 0) {
 		return true
 	}
-	for _, k := range f.known {
-		if match(k.stat, k.head) {
+	if head == nil {
+		return false
+	}
+	for _, src := range f.generations() {
+		if sameHead(head, src.head) {
 			return true
 		}
 	}
-	born, ok := f.before[st.id]
-	return ok && born == st.born
+	return slices.ContainsFunc(f.heads, func(h []byte) bool { return sameHead(head, h) })
+}
+
+// forget drops the identities of files no longer in the directory (their
+// inodes may go to new files), keeping seen as small as the directory.
+func (f *follower) forget(sibs []sibling, under *fileStat) {
+	here := make(map[fileID]bool, len(sibs)+1)
+	for _, sb := range sibs {
+		here[sb.stat.id] = true
+	}
+	if under != nil {
+		here[under.id] = true
+	}
+	for _, g := range f.generations() {
+		here[g.stat.id] = true
+	}
+	for id := range f.seen {
+		if !here[id] {
+			delete(f.seen, id)
+		}
+	}
 }
 
 // discover opens the generations that came under the name after the newest
@@ -675,14 +681,15 @@ func (f *follower) isKnown(st fileStat, head []byte) bool {
 // neither one it knows nor a copy of one (copytruncate). A rotated file
 // newer than the one under the name is a copy of it, made before it was cut:
 // it comes before it.
-func (f *follower) discover() (gens []*source, under *fileStat, complete bool) {
-	complete = true
-	sibs, under := f.listing()
+func (f *follower) discover() (gens []*source, under *fileStat, created int64, complete bool) {
+	sibs, under, steady, created := f.listing()
+	if steady {
+		f.forget(sibs, under)
+	}
+	complete = steady
 	var cands []sibling
 	for _, sb := range sibs {
-		if sb.packed || !f.newer(sb.stat) || f.isKnown(sb.stat, nil) {
-			f.log().Debug("not a new generation", "path", sb.path, "ino", sb.stat.id.ino, "born", sb.stat.born,
-				"packed", sb.packed, "newer", f.newer(sb.stat), "known", f.isKnown(sb.stat, nil))
+		if sb.packed || f.isKnown(sb.stat, nil) {
 			continue
 		}
 		if under != nil && sb.stat.id == under.id {
@@ -717,18 +724,18 @@ func (f *follower) discover() (gens []*source, under *fileStat, complete bool) {
 		src.until = time.Now().Add(f.hub.cfg.Grace)
 		src.events = []*Batch{{Event: EventRotated, File: c.path}}
 		gens = append(gens, src)
-		if f.newest.born == 0 || st.born > f.newest.born || (st.born == 0 && st.mtime > f.newest.mtime) {
-			f.newest = st
-		}
+		f.seen[st.id] = st.born
 	}
-	return gens, under, complete
+	return gens, under, created, complete
 }
 
 // listing lists the rotated generations and the file under the name at one
-// moment: a rotation between the listing and the look at the name would hide
-// the file it moved (it was neither listed nor under the name any more), so
-// the directory is listed until two listings in a row agree.
-func (f *follower) listing() ([]sibling, *fileStat) {
+// moment. A directory read while entries are renamed may miss one (readdir
+// promises nothing then), and a rotation between the listing and the look
+// at the name would hide the file it moved: so the directory is listed until
+// no entry was created, moved or removed meanwhile (the directory watch
+// counts them), or, without a watch, until two listings in a row agree.
+func (f *follower) listing() (sibs []sibling, under *fileStat, steady bool, created int64) {
 	list := func() ([]sibling, *fileStat) {
 		sibs := siblings(f.name)
 		if st, err := statPath(f.name); err == nil && st.regular {
@@ -736,15 +743,31 @@ func (f *follower) listing() ([]sibling, *fileStat) {
 		}
 		return sibs, nil
 	}
-	sibs, under := list()
+	if f.names != nil && !f.names.lost.Load() {
+		for attempt := range 16 {
+			// a burst of renames is over in moments: let it end (at most
+			// 120 ms in all, then take what there is)
+			time.Sleep(time.Duration(attempt) * time.Millisecond)
+			f.names.sync()
+			before, created := f.names.changes(), f.names.created.Load()
+			sibs, under = list()
+			f.names.sync()
+			if f.names.changes() == before {
+				// every file that came under the name is in this listing
+				return sibs, under, true, created
+			}
+		}
+		return sibs, under, false, 0
+	}
+	sibs, under = list()
 	for range 8 {
 		again, under2 := list()
 		if sameListing(sibs, again) && (under == nil) == (under2 == nil) && (under == nil || under.id == under2.id) {
-			break
+			return sibs, under, true, 0
 		}
 		sibs, under = again, under2
 	}
-	return sibs, under
+	return sibs, under, false, 0
 }
 
 func sameListing(a, b []sibling) bool {
@@ -759,26 +782,15 @@ func sameListing(a, b []sibling) bool {
 	return true
 }
 
-// newer reports whether a file may have come under the name after the
-// newest generation the follower knows.
-func (f *follower) newer(st fileStat) bool {
-	if st.born != 0 && f.newest.born != 0 {
-		return st.born >= f.newest.born // timestamps are coarse: ties are new unless known
-	}
-	return st.mtime >= f.newest.mtime
-}
-
 // account compares the files that came under the name (the directory
 // watch's count) with those the follower found: the missing ones were gone
 // (deleted, compressed) before it could read them, which it says before the
 // lines of the ones it found. Only after a look that opened every file it
 // listed: one that moved on meanwhile is found by the next.
-func (f *follower) account(gens []*source, under *fileStat) {
+func (f *follower) account(gens []*source, under *fileStat, created int64, complete bool) {
 	if f.names == nil || f.names.lost.Load() {
 		return
 	}
-	created := f.names.created.Load()
-	f.createdSeen = created
 	for _, g := range gens {
 		// a file newer than the one under the name is a copy of it
 		// (copytruncate): it never was under the name
@@ -786,6 +798,10 @@ func (f *follower) account(gens []*source, under *fileStat) {
 			f.found++
 		}
 	}
+	if !complete {
+		return // the next look compares
+	}
+	f.createdSeen = max(f.createdSeen, created)
 	missing := created - f.createdBase - f.found - f.lost
 	if missing <= 0 {
 		return

@@ -1,10 +1,29 @@
 package tailer
 
 import (
-	"path/filepath"
+	"fmt"
+	"os"
 
 	"github.com/nxadm/tail/watch"
 )
+
+// fdPath is the path of an open file's descriptor, which leads to it
+// whatever happens to its name.
+func fdPath(file *os.File) (string, error) {
+	sc, err := file.SyscallConn()
+	if err != nil {
+		return "", err
+	}
+	var fd uintptr
+	if err := sc.Control(func(d uintptr) { fd = d }); err != nil {
+		return "", err
+	}
+	p := fmt.Sprintf("/proc/self/fd/%d", fd)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("no /proc: %w", err)
+	}
+	return p, nil
+}
 
 // The shared inotify tracker of github.com/nxadm/tail/watch keeps ONE event
 // channel per file name, used both by a change watch (watch.Watch) and by a
@@ -18,6 +37,14 @@ import (
 // So the follower makes and removes its watch itself, synchronously, and
 // learns of files appearing under the name from a directory watch of its own
 // (dirwatch.go), never from this tracker.
+//
+// It watches the file it has open, by /proc/self/fd/N, not by its name: a
+// watch of a name that was just renamed away fails, and the tracker still
+// makes the name's channel, which nobody then reads, and its one goroutine
+// blocks forever on the next event for that name (a late one of the previous
+// watch): every follower of the process stops. The descriptor's path leads to
+// the open file whatever happened to its name, so that watch cannot fail, and
+// it is of the very file being read.
 
 // fileWatch forwards the tracker's events for one name to the follower.
 type fileWatch struct {
@@ -29,8 +56,14 @@ type fileWatch struct {
 // watch asks the shared inotify watcher for the current file's changes.
 func (f *follower) watch() {
 	f.unwatch()
-	name := filepath.Clean(f.name)
-	if err := watch.Watch(name); err != nil {
+	if f.cur == nil {
+		return
+	}
+	name, err := fdPath(f.cur.file)
+	if err == nil {
+		err = watch.Watch(name)
+	}
+	if err != nil {
 		f.log().Warn("no inotify watch; polling", "path", f.name, "err", err)
 		return
 	}
