@@ -153,9 +153,9 @@ func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
 	}
 	var ev *Batch
 	switch {
-	case len(queue) == 0:
-		ev = &Batch{Event: EventGap, File: x.name, Reason: fmt.Sprintf(
-			"%s was truncated after %s and the lines after it are in no copy", filepath.Base(x.name), pos)}
+	case len(queue) == 0: // whether lines were written after pos before the cut, nothing says
+		ev = &Batch{Event: EventTruncated, File: x.name, Reason: fmt.Sprintf(
+			"%s was truncated after %s; lines written after that before the cut, if any, are in no copy", filepath.Base(x.name), pos)}
 	default:
 		ev = &Batch{Event: EventTruncated, File: x.name, Reason: fmt.Sprintf(
 			"%s was truncated after %s; the lines after it come from its copy %s", filepath.Base(x.name), pos, filepath.Base(queue[0].name))}
@@ -166,7 +166,7 @@ func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
 	c.src, c.queue, c.pos = queue[0], queue[1:], nil
 	ev.End = c.src.position(c.src.boundary)
 	f.sendTo(s, ev)
-	if ev.Event == EventGap && f.hub.cfg.OnEvent != nil {
+	if f.hub.cfg.OnEvent != nil && ev.Event == EventGap {
 		f.hub.cfg.OnEvent(EventGap)
 	}
 }

@@ -119,6 +119,10 @@ func (src *source) restart() {
 // position is the position of offset off, a line boundary.
 func (src *source) position(off int64) Position {
 	head := src.firstBytes()
+	if int64(len(head)) < min(off, headBytes) {
+		head = readHead(src.file) // a source placed at off without reading its start
+		src.head = head
+	}
 	if src.as != nil {
 		p := *src.as
 		p.Offset = off

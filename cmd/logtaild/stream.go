@@ -353,6 +353,24 @@ func (st *stream) run() {
 func (st *stream) pass() (code int, reason string, err error, end, more bool) {
 	s, sub, hb := st.s, st.sub, st.hb
 	if st.d.quit.Err() != nil {
+		// What the follower has read for this client goes out first (at most
+		// its queue): the client resumes after it, and a file removed or cut
+		// while the daemon is down cannot take those lines with it.
+		for {
+			b, ok, waiting := takeBatch(sub)
+			if !waiting || !ok {
+				break
+			}
+			err := s.add(b)
+			sub.Release(b)
+			if err != nil {
+				return 0, "", err, true, false
+			}
+		}
+		if err := s.flush(); err != nil {
+			return 0, "", err, true, false
+		}
+		st.d.reportSent(s.st)
 		return wsconn.CodeGoingAway, "daemon shutting down", nil, true, false
 	}
 	for frames := true; frames; {
