@@ -285,6 +285,13 @@ func (f *follower) shutdown() {
 }
 
 func (f *follower) handle(r request) {
+	if r.sync {
+		if f.failed == nil {
+			f.check()
+		}
+		r.reply <- nil
+		return
+	}
 	s := r.sub
 	if r.leave {
 		if _, ok := f.subs[s]; ok || f.catching[s] != nil {

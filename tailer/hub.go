@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"math"
@@ -205,6 +206,33 @@ func (h *Hub) forget(f *follower) {
 	}
 }
 
+// Sync has every follower read what is new and look for new files once
+// more, now, so that its subscribers' queues hold all that is on disk: a
+// daemon that stops calls it before its streams send what they hold. It
+// returns when all have, or when ctx ends.
+func (h *Hub) Sync(ctx context.Context) {
+	h.mu.Lock()
+	fs := make([]*follower, 0, len(h.followers))
+	for _, f := range h.followers {
+		fs = append(fs, f)
+	}
+	h.mu.Unlock()
+	for _, f := range fs {
+		reply := make(chan error, 1)
+		select {
+		case f.reqs <- request{sync: true, reply: reply}:
+			select {
+			case <-reply:
+			case <-ctx.Done():
+				return
+			}
+		case <-f.done:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // Close stops every follower and ends their subscriptions with ErrClosed.
 func (h *Hub) Close() error {
 	h.mu.Lock()
@@ -323,5 +351,6 @@ type request struct {
 	lines int
 	from  *Position
 	leave bool
+	sync  bool // read and look now (Sync)
 	reply chan error
 }

@@ -186,6 +186,9 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	d.log.Info("shutting down", "timeout", d.cfg.ShutdownTimeout)
 	shutCtx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer cancel()
+	// what is on disk now goes to the streams' queues, which they send
+	// before 1001: lines written just before the stop reach their clients
+	d.hub.Sync(shutCtx)
 	d.stop() // streams start closing with 1001 while the server stops accepting
 	err := srv.Shutdown(shutCtx)
 	<-errc
