@@ -696,7 +696,10 @@ func (f *follower) discover() (gens []*source, under *fileStat, created int64, c
 	complete = steady
 	var cands []sibling
 	for _, sb := range sibs {
-		if sb.packed || f.isKnown(sb.stat, nil) {
+		// an empty rotated file has nothing to read, and nothing to tell a
+		// copy by (copytruncate of an empty file): left for a later look,
+		// should it grow
+		if sb.packed || sb.stat.size == 0 || f.isKnown(sb.stat, nil) {
 			continue
 		}
 		if under != nil && sb.stat.id == under.id {
