@@ -130,6 +130,14 @@ func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
 	if !cut && pos.Offset > 0 {
 		return // it still holds the client's lines
 	}
+	// Once x has left the name, files born before its last change may be
+	// copies of it or (a clock tick apart) files that came after it: only
+	// the copy whose start the position names can be told.
+	under, err := statPath(f.name)
+	rotated := err != nil || under.id != x.stat.id
+	if !cut && rotated {
+		return
+	}
 	cps := f.copiesOf(x, now, pos.Asof)
 	head := readHead(x.file)
 	var queue []*source
@@ -141,6 +149,9 @@ func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
 			cp.expect(pos.Offset)
 		case cut && first < 0:
 			cp.close() // a copy of the file as it was before the client's lines
+			continue
+		case cut && rotated:
+			cp.close() // after the client's copy: a later copy, or a later file
 			continue
 		case !cut && len(queue) == 0 && sameHead(cp.firstBytes(), head):
 			cp.close() // a copy of the file as it still is (logrotate's copy): nothing cut
