@@ -617,9 +617,7 @@ func (f *follower) look() bool {
 	}
 	gens, under, created, complete := f.discover()
 	f.account(gens, under, created, complete)
-	for _, g := range gens {
-		f.chain = append(f.chain, g)
-	}
+	f.chain = append(f.chain, gens...)
 	// the newest of them is the current file if it is under the name
 	if n := len(f.chain); n > 0 && err == nil && f.cur == nil {
 		if last := f.chain[n-1]; last.stat.id == st.id {

@@ -330,7 +330,7 @@ func (st *stream) kick() {
 // closes the stream when a pass says it is over.
 func (st *stream) run() {
 	for {
-		code, reason, err, end, more := st.pass()
+		code, reason, end, more, err := st.pass()
 		if end {
 			st.state.Store(ended)
 			st.finish(code, reason, err)
@@ -350,7 +350,7 @@ func (st *stream) run() {
 // heartbeat, then the lines, up to passBytes. end says the stream is over,
 // with the close code to send or an error when it is beyond closing
 // politely; more, that lines are still waiting.
-func (st *stream) pass() (code int, reason string, err error, end, more bool) {
+func (st *stream) pass() (code int, reason string, end, more bool, err error) {
 	s, sub, hb := st.s, st.sub, st.hb
 	if st.d.quit.Err() != nil {
 		// What the follower has read for this client goes out first (at most
@@ -364,14 +364,14 @@ func (st *stream) pass() (code int, reason string, err error, end, more bool) {
 			err := s.add(b)
 			sub.Release(b)
 			if err != nil {
-				return 0, "", err, true, false
+				return 0, "", true, false, err
 			}
 		}
 		if err := s.flush(); err != nil {
-			return 0, "", err, true, false
+			return 0, "", true, false, err
 		}
 		st.d.reportSent(s.st)
-		return wsconn.CodeGoingAway, "daemon shutting down", nil, true, false
+		return wsconn.CodeGoingAway, "daemon shutting down", true, false, nil
 	}
 	for frames := true; frames; {
 		select {
@@ -379,14 +379,14 @@ func (st *stream) pass() (code int, reason string, err error, end, more bool) {
 			switch ev.Kind {
 			case wsconn.Ping:
 				if err := s.c.Pong(ev.Payload); err != nil {
-					return 0, "", err, true, false
+					return 0, "", true, false, err
 				}
 			case wsconn.PeerClose:
-				return ev.Code, "", nil, true, false
+				return ev.Code, "", true, false, nil
 			case wsconn.Broken:
-				return ev.Code, ev.Reason, nil, true, false
+				return ev.Code, ev.Reason, true, false, nil
 			case wsconn.Gone:
-				return 0, "", ev.Err, true, false
+				return 0, "", true, false, ev.Err
 			}
 		default:
 			frames = false
@@ -399,10 +399,10 @@ func (st *stream) pass() (code int, reason string, err error, end, more bool) {
 	}
 	if hb.Due() {
 		if err := hb.Fire(); err != nil {
-			return 0, "", err, true, false
+			return 0, "", true, false, err
 		}
 		if err := s.c.Ping(); err != nil {
-			return 0, "", err, true, false
+			return 0, "", true, false, err
 		}
 	}
 	sent := s.st.bytes
@@ -413,25 +413,25 @@ func (st *stream) pass() (code int, reason string, err error, end, more bool) {
 		}
 		if !ok {
 			if err := s.flush(); err != nil {
-				return 0, "", err, true, false
+				return 0, "", true, false, err
 			}
 			code, reason, err := closeFor(sub.Err())
-			return code, reason, err, true, false
+			return code, reason, true, false, err
 		}
 		err := s.add(b) // writes each frame as it fills
 		sub.Release(b)
 		if err != nil {
-			return 0, "", err, true, false
+			return 0, "", true, false, err
 		}
 	}
 	more = s.st.bytes-sent >= passBytes
 	err = s.flush()
 	st.d.reportSent(s.st)
 	if err != nil {
-		return 0, "", err, true, false
+		return 0, "", true, false, err
 	}
 	s.release() // nothing held while the stream is idle
-	return 0, "", nil, false, more
+	return 0, "", false, more, nil
 }
 
 // takeBatch takes the batch waiting in sub, if one is (ok is false when the
@@ -489,7 +489,6 @@ type streamStats struct {
 	lines  int
 	bytes  int
 	frames int
-	err    error
 
 	// what reportSent has already counted in the metrics
 	reportedLines, reportedBytes, reportedFrames int
