@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -33,12 +32,7 @@ func TestMemoryLongLine(t *testing.T) {
 		clients  = 3
 		limit    = 64 << 20 // peak RSS allowed
 	)
-	bin := filepath.Join(t.TempDir(), "logtaild")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildDaemon(t, "")
 
 	files := []struct {
 		name string
