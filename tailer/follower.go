@@ -2,8 +2,10 @@ package tailer
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -710,16 +712,12 @@ func (f *follower) discover() (gens []*source, under *fileStat, created int64, c
 		cands = append(cands, sibling{path: f.name, stat: *under})
 	}
 	for _, c := range cands {
-		file, _, err := f.hub.cfg.Open(c.path)
+		file, st, err := f.openAs(c.path, c.stat.id)
 		if err != nil {
-			f.log().Warn("cannot open a generation of the file", "path", c.path, "err", err)
-			complete = false
-			continue
-		}
-		st, err := statFile(file)
-		if err != nil || st.id != c.stat.id {
-			file.Close() // moved on meanwhile; the next look sees where
-			complete = false
+			if err != errMoved {
+				f.log().Warn("cannot open a generation of the file", "path", c.path, "err", err)
+			}
+			complete = false // moved on meanwhile; the next look sees where
 			continue
 		}
 		src := newSource(file, st, c.path, f.hub.cfg.MaxLineBytes)
@@ -868,4 +866,25 @@ func (f *follower) fanout(b *Batch, src *source) {
 			f.end(s, ErrSlow)
 		}
 	}
+}
+
+// errMoved: the path no longer leads to the file that was looked for.
+var errMoved = errors.New("another file under the path")
+
+// openAs opens path and checks that it is still the file id: names move
+// between a listing and an open.
+func (f *follower) openAs(path string, id fileID) (*os.File, fileStat, error) {
+	file, _, err := f.hub.cfg.Open(path)
+	if err != nil {
+		return nil, fileStat{}, err
+	}
+	st, err := statFile(file)
+	if err == nil && st.id != id {
+		err = errMoved
+	}
+	if err != nil {
+		file.Close()
+		return nil, fileStat{}, err
+	}
+	return file, st, nil
 }

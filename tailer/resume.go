@@ -92,13 +92,8 @@ func (f *follower) openAt(pos Position) (*source, string) {
 		if syscall.Lstat(p, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Ino != pos.Ino || uint64(st.Dev) != pos.Dev {
 			continue
 		}
-		file, _, err := f.hub.cfg.Open(p)
+		file, fs, err := f.openAs(p, id)
 		if err != nil {
-			return nil, gone
-		}
-		fs, err := statFile(file)
-		if err != nil || fs.id != id {
-			file.Close()
 			return nil, gone
 		}
 		if !pos.sameFile(file, fs) {
@@ -200,13 +195,8 @@ func (f *follower) copiesOf(x *source, now fileStat, asof int64) []*source {
 	sortGens(f.name, sibs)
 	var cps []*source
 	for _, sb := range sibs {
-		file, _, err := f.hub.cfg.Open(sb.path)
+		file, st, err := f.openAs(sb.path, sb.stat.id)
 		if err != nil {
-			continue
-		}
-		st, err := statFile(file)
-		if err != nil || st.id != sb.stat.id {
-			file.Close()
 			continue
 		}
 		cps = append(cps, newSource(file, st, sb.path, f.hub.cfg.MaxLineBytes))
@@ -415,13 +405,8 @@ func (f *follower) nextAfter(c *cursor) *source {
 		if g := f.generation(c.stat.id); g != nil {
 			return g.dup(f.hub.cfg.MaxLineBytes)
 		}
-		file, _, err := f.hub.cfg.Open(c.path)
+		file, st, err := f.openAs(c.path, c.stat.id)
 		if err != nil {
-			continue
-		}
-		st, err := statFile(file)
-		if err != nil || st.id != c.stat.id {
-			file.Close()
 			continue
 		}
 		return newSource(file, st, c.path, f.hub.cfg.MaxLineBytes)
