@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// DebugAddr, when set, serves Go's pprof profiles there.
 	DebugAddr string
+	// AllowHosts are the names (besides addresses, localhost and the
+	// listen address's name) that requests may carry in Host; "*" is any.
+	AllowHosts []string
 }
 
 // usageError is a bad flag or value: exit code 2.
@@ -70,7 +74,7 @@ func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 // given on the command line.
 func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) (Config, error) {
 	cfg := Config{}
-	var roots, origins list
+	var roots, origins, hosts list
 	fs := flag.NewFlagSet("logtaild", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address (host:port); exposing logs beyond this host is your decision")
@@ -80,12 +84,15 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	fs.IntVar(&cfg.MaxLines, "max-lines", 10000, "largest lines=N a client may ask for (larger N are capped)")
 	fs.IntVar(&cfg.MaxLineBytes, "max-line-bytes", 1<<20, "cut lines longer than this, marking the cut")
 	fs.IntVar(&cfg.ClientQueueBytes, "client-queue-bytes", 8<<20, "how far (bytes) a client may fall behind the others before it is closed with 1013 to resume")
+	fs.Var(&hosts, "allow-host", "host name clients use to reach the daemon besides IP addresses and localhost, e.g. the name behind a proxy (repeatable; *.domain for its subdomains, * for any; env: `,`-separated)")
 	fs.Var(&origins, "allow-origin", "browser origin allowed to open streams besides the daemon's own (repeatable; env: `,`-separated)")
 	fs.DurationVar(&cfg.Grace, "rotate-grace", 5*time.Second, "keep reading a renamed-away log this long")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", time.Second, "look at followed files this often even without inotify events")
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.Token, "token", "", "require this bearer token (Authorization: Bearer T, or ?token=T) for streams and pages")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "require this bearer token for /metrics (open when unset)")
+	tokenFile := fs.String("token-file", "", "read --token from this file (its first line): unlike a flag, not seen in the process list")
+	metricsTokenFile := fs.String("metrics-token-file", "", "read --metrics-token from this file (its first line)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve https/wss with this certificate (PEM; reloaded on SIGHUP)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	fs.IntVar(&cfg.MaxStreams, "max-streams", 10000, "streams open at once; more are refused with 503")
@@ -115,7 +122,18 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	if err := applyEnv(fs, getenv); err != nil {
 		return cfg, err
 	}
-	cfg.Roots, cfg.AllowOrigins = roots, origins
+	cfg.Roots, cfg.AllowOrigins, cfg.AllowHosts = roots, origins, hosts
+	for _, t := range []struct {
+		flag, file string
+		dst        *string
+	}{{"token", *tokenFile, &cfg.Token}, {"metrics-token", *metricsTokenFile, &cfg.MetricsToken}} {
+		if err := readToken(t.flag, t.file, t.dst); err != nil {
+			return cfg, usageError{err}
+		}
+		if err := checkToken(t.flag, *t.dst); err != nil {
+			return cfg, usageError{err}
+		}
+	}
 	switch {
 	case len(cfg.Roots) == 0:
 		return cfg, usageError{errors.New("no --root given: name at least one directory to serve")}
@@ -143,7 +161,8 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 }
 
 // applyEnv sets every flag not given on the command line from its
-// LOGTAILD_<FLAG> twin; lists are split (root on ':', allow-origin on ',').
+// LOGTAILD_<FLAG> twin; lists are split (root on ':', allow-origin and
+// allow-host on ',').
 func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -158,7 +177,7 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 		switch f.Name {
 		case "root":
 			values = strings.Split(v, ":")
-		case "allow-origin":
+		case "allow-origin", "allow-host":
 			values = strings.Split(v, ",")
 		}
 		for _, v := range values {
@@ -172,6 +191,30 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 		}
 	})
 	return envErr
+}
+
+// readToken sets *dst from the first line of file, when one is named.
+func readToken(flag, file string, dst *string) error {
+	if file == "" {
+		return nil
+	}
+	if *dst != "" {
+		return fmt.Errorf("--%s and --%s-file: give one of them", flag, flag)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("--%s-file: %w", flag, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 4096)) // a token, not a file's worth
+	if err != nil {
+		return fmt.Errorf("--%s-file: %w", flag, err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if *dst = strings.TrimSpace(line); *dst == "" {
+		return fmt.Errorf("--%s-file %s: the file's first line is empty", flag, file)
+	}
+	return nil
 }
 
 // envName is a flag's environment twin: --heartbeat-interval is LOGTAILD_HEARTBEAT_INTERVAL.

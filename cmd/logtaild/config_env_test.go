@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -65,6 +67,13 @@ func TestEnvTwins(t *testing.T) {
 
 func TestEnvAndFlagErrors(t *testing.T) {
 	root := t.TempDir()
+	tokenFile, emptyFile := filepath.Join(root, "token"), filepath.Join(root, "empty")
+	if err := os.WriteFile(tokenFile, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(emptyFile, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -76,6 +85,12 @@ func TestEnvAndFlagErrors(t *testing.T) {
 		{"zero max streams", []string{"--root", root, "--max-streams", "0"}, nil, "--max-streams"},
 		{"zero shutdown timeout", []string{"--root", root}, map[string]string{"LOGTAILD_SHUTDOWN_TIMEOUT": "0s"}, "--shutdown-timeout"},
 		{"no root", nil, nil, "no --root"},
+		{"token with a space", []string{"--root", root, "--token", "two words"}, nil, "--token: use printable ASCII"},
+		{"metrics token with a control character", []string{"--root", root}, map[string]string{"LOGTAILD_METRICS_TOKEN": "a\x1bb"}, "--metrics-token: use printable ASCII"},
+		{"token and token file", []string{"--root", root, "--token", "t", "--token-file", tokenFile}, nil, "give one of them"},
+		{"token file missing", []string{"--root", root, "--token-file", filepath.Join(root, "none")}, nil, "--token-file"},
+		{"token file empty", []string{"--root", root, "--token-file", emptyFile}, nil, "first line is empty"},
+		{"bad allow-host", []string{"--root", root, "--allow-host", "logs.example.com:8080"}, nil, "--allow-host"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,5 +115,27 @@ func TestVersionFlag(t *testing.T) {
 	defer func() { version = old }()
 	if versionString() != "v1.2.3-test" {
 		t.Errorf("versionString ignores main.version: %q", versionString())
+	}
+}
+
+// --token-file and --metrics-token-file read the tokens from files (their
+// first line), as a secret mounted in a container is; so do their env twins.
+func TestTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	tok, met := filepath.Join(dir, "token"), filepath.Join(dir, "metrics")
+	if err := os.WriteFile(tok, []byte("s3cret-from-file\nignored\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(met, []byte("  m-from-file  "), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseConfig([]string{"--root", dir, "--token-file", tok}, func(k string) string {
+		return map[string]string{"LOGTAILD_METRICS_TOKEN_FILE": met}[k]
+	}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Token != "s3cret-from-file" || cfg.MetricsToken != "m-from-file" {
+		t.Errorf("tokens %q and %q", cfg.Token, cfg.MetricsToken)
 	}
 }

@@ -39,7 +39,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer d.Close()
 	if cfg.DebugAddr != "" {
-		dbg, err := startDebug(cfg.DebugAddr, cfg.Logger)
+		dbg, err := startDebug(cfg.DebugAddr, cfg.Logger, d.hosts, append([]string{"logtaild"}, args...))
 		if err != nil {
 			return err
 		}
@@ -68,6 +68,8 @@ type Daemon struct {
 	token        tokenCheck   // streams, pages, assets
 	metricsToken tokenCheck   // /metrics
 	certs        *certStore   // nil without TLS
+	hosts        hostPolicy   // which Host headers are answered
+	cookieName   string       // the token cookie's, named after the port
 }
 
 // New checks the configuration and opens the roots.
@@ -85,8 +87,14 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 5 * time.Second
 	}
-	d := &Daemon{cfg: cfg, log: cfg.Logger, box: box,
-		token: newTokenCheck(cfg.Token), metricsToken: newTokenCheck(cfg.MetricsToken)}
+	hosts, err := newHostPolicy(cfg.AllowHosts, cfg.Addr)
+	if err != nil {
+		box.Close()
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, box: box, hosts: hosts,
+		token: newTokenCheck(cfg.Token, true), metricsToken: newTokenCheck(cfg.MetricsToken, false),
+		cookieName: cookieName(cfg.Addr)}
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		if d.certs, err = newCertStore(cfg.TLSCert, cfg.TLSKey, cfg.Logger); err != nil {
 			box.Close()
@@ -122,8 +130,15 @@ func New(cfg Config) (*Daemon, error) {
 // ServeHTTP routes requests. Not http.ServeMux: it cleans paths and redirects
 // "/a/../b", and the sandbox must see the path exactly as asked to refuse it.
 func (d *Daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/healthz" && !d.hosts.allow(r.Host) {
+		if isWebSocket(r) {
+			d.metrics.Refused(http.StatusMisdirectedRequest)
+		}
+		refuseHost(w, r)
+		return
+	}
 	switch r.URL.Path {
-	case "/healthz": // for probes: never needs the token
+	case "/healthz": // for probes: never needs the token nor a known Host
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	case "/metrics":
@@ -165,6 +180,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 		ln = tls.NewListener(ln, d.certs.tlsConfig())
 		scheme = "https"
 	}
+	d.cookieName = cookieName(ln.Addr().String()) // the port, when --addr asked for any
 	hupCtx, stopHup := context.WithCancel(ctx)
 	waitHup := d.watchHangup(hupCtx)
 	defer func() { stopHup(); waitHup() }()

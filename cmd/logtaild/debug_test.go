@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,7 +17,8 @@ func TestDebugAddrServesProfiles(t *testing.T) {
 	logr, logw := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, []string{"--root", t.TempDir(), "--addr", "127.0.0.1:0", "--debug-addr", "127.0.0.1:0", "--log-format", "json"},
+		errc <- run(ctx, []string{"--root", t.TempDir(), "--addr", "127.0.0.1:0", "--debug-addr", "127.0.0.1:0", "--log-format", "json",
+			"--token", "s3cret-tok", "--metrics-token=m3tric-tok"},
 			func(string) string { return "" }, io.Discard, logw)
 		logw.Close()
 	}()
@@ -65,7 +67,44 @@ func TestDebugAddrServesProfiles(t *testing.T) {
 	if code, body := get("http://" + a[1] + "/debug/pprof/heap?debug=1"); code != 200 || !strings.Contains(body, "heap profile") {
 		t.Errorf("debug address: %d %.80q", code, body)
 	}
+	if code, body := get("http://" + a[1] + "/debug/pprof/cmdline"); code != 200 || strings.Contains(body, "s3cret") || strings.Contains(body, "m3tric") || !strings.Contains(body, "--token\x00REDACTED") {
+		t.Errorf("cmdline: %d %q", code, body)
+	}
 	if code, body := get("http://" + a[0] + "/debug/pprof/heap?debug=1"); code == 200 {
 		t.Errorf("the stream address serves profiles too: %d %.80q", code, body)
+	}
+}
+
+// The debug address shows no secret and answers no rebound name: its command
+// line has the tokens taken out, and a Host it does not know gets 421.
+func TestDebugAddrHidesTokens(t *testing.T) {
+	dbg, err := startDebug("127.0.0.1:0", slog.New(slog.DiscardHandler), hostPolicy{},
+		[]string{"logtaild", "--root", "/r", "--token", "s3cret-tok", "--metrics-token=m3tric-tok", "-token=t3", "-metrics-token", "m4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dbg.close()
+	get := func(host string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, "http://"+dbg.addr+"/debug/pprof/cmdline", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	code, body := get(dbg.addr)
+	want := strings.Join([]string{"logtaild", "--root", "/r", "--token", "REDACTED", "--metrics-token=REDACTED", "-token=REDACTED", "-metrics-token", "REDACTED"}, "\x00")
+	if code != 200 || body != want {
+		t.Errorf("cmdline: %d %q, want %q", code, body, want)
+	}
+	if code, body := get("rebind.evil.example"); code != http.StatusMisdirectedRequest || strings.Contains(body, "REDACTED") {
+		t.Errorf("cmdline with a rebound Host: %d %.80q, want 421", code, body)
 	}
 }

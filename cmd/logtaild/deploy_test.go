@@ -18,7 +18,10 @@ import (
 // PID 1): these tests hold them to what the daemon needs.
 
 type k8sObject struct {
-	Kind string `yaml:"kind"`
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
 	Spec struct {
 		Selector struct {
 			MatchLabels map[string]string `yaml:"matchLabels"`
@@ -144,6 +147,18 @@ func TestSidecarManifest(t *testing.T) {
 	}
 	if env["LOGTAILD_ADDR"] != ":8080" {
 		t.Errorf("LOGTAILD_ADDR=%q, want :8080", env["LOGTAILD_ADDR"])
+	}
+	// clients in the cluster reach it by the Service's name: the Host check
+	// must let that name in
+	svc := objs["Service"].Metadata.Name
+	hosts, err := newHostPolicy(strings.Split(env["LOGTAILD_ALLOW_HOST"], ","), env["LOGTAILD_ADDR"])
+	if err != nil {
+		t.Fatalf("LOGTAILD_ALLOW_HOST: %v", err)
+	}
+	for _, h := range []string{svc + ":8080", svc + ".default.svc:8080", svc + ".default.svc.cluster.local:8080"} {
+		if !hosts.allow(h) {
+			t.Errorf("LOGTAILD_ALLOW_HOST=%q refuses Host %s", env["LOGTAILD_ALLOW_HOST"], h)
+		}
 	}
 	for name, p := range map[string]*k8sProbe{"liveness": ltd.LivenessProbe, "readiness": ltd.ReadinessProbe} {
 		if p == nil || p.HTTPGet.Path != "/healthz" {
