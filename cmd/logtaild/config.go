@@ -84,7 +84,7 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	fs.IntVar(&cfg.MaxLines, "max-lines", 10000, "largest lines=N a client may ask for (larger N are capped)")
 	fs.IntVar(&cfg.MaxLineBytes, "max-line-bytes", 1<<20, "cut lines longer than this, marking the cut")
 	fs.IntVar(&cfg.ClientQueueBytes, "client-queue-bytes", 8<<20, "how far (bytes) a client may fall behind the others before it is closed with 1013 to resume")
-	fs.Var(&hosts, "allow-host", "host name clients use to reach the daemon besides IP addresses and localhost, e.g. the name behind a proxy (repeatable; *.domain for its subdomains, * for any; env: `,`-separated)")
+	fs.Var(&hosts, "allow-host", "host name browsers use to reach the daemon besides IP addresses and localhost, e.g. the name behind a proxy (repeatable; *.domain for its subdomains, * for any; env: `,`-separated)")
 	fs.Var(&origins, "allow-origin", "browser origin allowed to open streams besides the daemon's own (repeatable; env: `,`-separated)")
 	fs.DurationVar(&cfg.Grace, "rotate-grace", 5*time.Second, "keep reading a renamed-away log this long")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", time.Second, "look at followed files this often even without inotify events")

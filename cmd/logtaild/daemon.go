@@ -130,7 +130,7 @@ func New(cfg Config) (*Daemon, error) {
 // ServeHTTP routes requests. Not http.ServeMux: it cleans paths and redirects
 // "/a/../b", and the sandbox must see the path exactly as asked to refuse it.
 func (d *Daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/healthz" && !d.hosts.allow(r.Host) {
+	if r.URL.Path != "/healthz" && !d.hosts.allow(r.Host) && !notBrowserStream(r) {
 		if isWebSocket(r) {
 			d.metrics.Refused(http.StatusMisdirectedRequest)
 		}

@@ -80,6 +80,14 @@ func (p hostPolicy) allow(hostport string) bool {
 	return false
 }
 
+// notBrowserStream reports a WebSocket handshake without Origin: browsers
+// always send one with a WebSocket, so this is a program (logtail, a script),
+// which no web page can steer to another Host. Such streams are served under
+// any name, so that logtail ws://web-1:8080/… works without --allow-host.
+func notBrowserStream(r *http.Request) bool {
+	return isWebSocket(r) && len(r.Header.Values("Origin")) == 0
+}
+
 // refuseHost answers 421 Misdirected Request to a request whose Host the
 // daemon does not answer.
 func refuseHost(w http.ResponseWriter, r *http.Request) {

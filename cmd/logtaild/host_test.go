@@ -75,9 +75,10 @@ func hostGet(t *testing.T, td *testDaemon, path, host string, header ...string) 
 	return resp.StatusCode, string(body)
 }
 
-// hostUpgrade asks td for a WebSocket on path with Host and a matching Origin,
-// as a browser on a rebound name would, and returns the status.
-func hostUpgrade(t *testing.T, td *testDaemon, path, host string) int {
+// hostUpgrade asks td for a WebSocket on path with Host and, as a browser on a
+// rebound name would, a matching Origin; a program (browser false) sends no
+// Origin. It returns the status.
+func hostUpgrade(t *testing.T, td *testDaemon, path, host string, browser bool) int {
 	t.Helper()
 	c, err := net.Dial("tcp", td.addr)
 	if err != nil {
@@ -85,8 +86,12 @@ func hostUpgrade(t *testing.T, td *testDaemon, path, host string) int {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", path, host, host)
+	origin := "Origin: http://" + host + "\r\n"
+	if !browser {
+		origin = ""
+	}
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\n%sUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", path, host, origin)
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +110,7 @@ func TestHostRebinding(t *testing.T) {
 	_, port, _ := net.SplitHostPort(td.addr)
 	evil := "rebind.evil.example:" + port
 
-	if got := hostUpgrade(t, td, p+"?lines=1", evil); got != http.StatusMisdirectedRequest {
+	if got := hostUpgrade(t, td, p+"?lines=1", evil, true); got != http.StatusMisdirectedRequest {
 		t.Errorf("stream with Host %s: %d, want 421", evil, got)
 	}
 	for name, req := range map[string][]string{
@@ -124,12 +129,16 @@ func TestHostRebinding(t *testing.T) {
 		t.Errorf("healthz with Host %s: %d %q", evil, code, body)
 	}
 	for _, host := range []string{td.addr, "localhost:" + port, "[::1]:" + port, "logs.example.com:" + port, "a.corp.example", "view.localhost:" + port} {
-		if got := hostUpgrade(t, td, p+"?lines=1", host); got != http.StatusSwitchingProtocols {
+		if got := hostUpgrade(t, td, p+"?lines=1", host, true); got != http.StatusSwitchingProtocols {
 			t.Errorf("stream with Host %s: %d, want 101", host, got)
 		}
 		if code, body := hostGet(t, td, "/", host, "Accept", "application/json"); code != 200 || !strings.Contains(body, "app.log") {
 			t.Errorf("index with Host %s: %d %.100q", host, code, body)
 		}
+	}
+	// a program, not a browser: logtail ws://web-1:8080/… needs no --allow-host
+	if got := hostUpgrade(t, td, p+"?lines=1", "web-1:"+port, false); got != http.StatusSwitchingProtocols {
+		t.Errorf("stream without Origin with Host web-1: %d, want 101", got)
 	}
 	if got := metric(td.metrics(), `logtaild_handshakes_refused_total{status="421"}`); got != 1 {
 		t.Errorf("421 refusals %v, want 1", got)
