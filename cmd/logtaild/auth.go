@@ -29,6 +29,15 @@ func cookieName(addr string) string {
 	return tokenCookie
 }
 
+// requestCookieName is the token cookie's name for the daemon that r reached:
+// named after the port it came in on.
+func requestCookieName(r *http.Request) string {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return cookieName(a.String())
+	}
+	return tokenCookie
+}
+
 // tokenCheck compares tokens in constant time. The zero value (no token)
 // lets everything through.
 type tokenCheck struct {
@@ -95,7 +104,8 @@ func (tc tokenCheck) allow(r *http.Request, name string) (ok, fromQuery bool) {
 // authorize answers 401 and returns false when r lacks the token. A page
 // opened with ?token=T gets a cookie so that its assets and links work.
 func (d *Daemon) authorize(w http.ResponseWriter, r *http.Request, tc tokenCheck) bool {
-	ok, fromQuery := tc.allow(r, d.cookieName)
+	name := requestCookieName(r)
+	ok, fromQuery := tc.allow(r, name)
 	if !ok {
 		if isWebSocket(r) {
 			d.metrics.Refused(http.StatusUnauthorized)
@@ -106,7 +116,7 @@ func (d *Daemon) authorize(w http.ResponseWriter, r *http.Request, tc tokenCheck
 	}
 	if fromQuery && tc.cookie != "" && !isWebSocket(r) {
 		http.SetCookie(w, &http.Cookie{
-			Name:     d.cookieName,
+			Name:     name,
 			Value:    tc.cookie,
 			Path:     "/",
 			HttpOnly: true,

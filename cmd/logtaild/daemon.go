@@ -69,7 +69,6 @@ type Daemon struct {
 	metricsToken tokenCheck   // /metrics
 	certs        *certStore   // nil without TLS
 	hosts        hostPolicy   // which Host headers are answered
-	cookieName   string       // the token cookie's, named after the port
 }
 
 // New checks the configuration and opens the roots.
@@ -93,8 +92,7 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger, box: box, hosts: hosts,
-		token: newTokenCheck(cfg.Token, true), metricsToken: newTokenCheck(cfg.MetricsToken, false),
-		cookieName: cookieName(cfg.Addr)}
+		token: newTokenCheck(cfg.Token, true), metricsToken: newTokenCheck(cfg.MetricsToken, false)}
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		if d.certs, err = newCertStore(cfg.TLSCert, cfg.TLSKey, cfg.Logger); err != nil {
 			box.Close()
@@ -180,7 +178,6 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 		ln = tls.NewListener(ln, d.certs.tlsConfig())
 		scheme = "https"
 	}
-	d.cookieName = cookieName(ln.Addr().String()) // the port, when --addr asked for any
 	hupCtx, stopHup := context.WithCancel(ctx)
 	waitHup := d.watchHangup(hupCtx)
 	defer func() { stopHup(); waitHup() }()
