@@ -300,9 +300,8 @@ func TestRefusedBeforeUpgrade(t *testing.T) {
 	if got != "x\n" || !wsconn.IsClose(err, 1000) {
 		t.Fatalf("after refusals: %q, %v", got, err)
 	}
-	if n := td.d.hub.Followers(); n != 0 {
-		t.Errorf("%d followers left running", n)
-	}
+	// a refused follow stops its follower once released, on its own goroutine
+	waitFor(t, "no follower left running", func() bool { return td.d.hub.Followers() == 0 })
 }
 
 func TestLargeMixedContent(t *testing.T) {
