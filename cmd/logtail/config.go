@@ -32,7 +32,8 @@ Flags (before or after the URLs):
       --color WHEN     colour the source prefixes: auto (on a terminal,
                        unless NO_COLOR is set), always or never
       --no-prefix      do not prefix lines with their source (several URLs)
-      --strip-ansi     remove the log's own escape codes (colours, links)
+      --strip-ansi     remove the log's own escape codes (colours, links,
+                       titles) and control characters (a lone CR, BS, C1)
       --token T        send "Authorization: Bearer T" (env LOGTAIL_TOKEN)
       --insecure       accept any TLS certificate (self-signed ones)
   -h, --help           show this help

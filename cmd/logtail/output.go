@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/logtail/logtail/render"
 )
@@ -101,8 +102,8 @@ func (p *printer) message(t *target, m *message) error {
 // line writes one line of text output, with its prefix and newline.
 func (p *printer) line(t *target, line string, newline bool) {
 	p.out.WriteString(t.prefix)
-	if p.cfg.strip && strings.IndexByte(line, 0x1b) >= 0 {
-		p.buf = render.StripANSI(p.buf[:0], []byte(line))
+	if p.cfg.strip && needsStrip(line) {
+		p.buf = strip(p.buf[:0], line)
 		p.out.Write(p.buf)
 	} else {
 		p.out.WriteString(line)
@@ -157,10 +158,62 @@ func lineEnds(m *message) []string {
 }
 
 func (p *printer) stripped(line string) string {
-	if !p.cfg.strip || strings.IndexByte(line, 0x1b) < 0 {
+	if !p.cfg.strip || !needsStrip(line) {
 		return line
 	}
-	return string(render.StripANSI(nil, []byte(line)))
+	return string(strip(nil, line))
+}
+
+// needsStrip reports whether line holds anything strip removes: a C0
+// control but the tab, DEL, a C1 control (U+0080–U+009F, or a byte
+// 0x80–0x9F outside valid UTF-8).
+func needsStrip(line string) bool {
+	ascii := true
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case c < 0x20 && c != '\t' && (c != '\r' || i != len(line)-1), c == 0x7f:
+			return true
+		case c == 0xc2 && i+1 < len(line) && line[i+1] <= 0x9f: // U+0080–U+009F
+			return true
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	return !ascii && !utf8.ValidString(line)
+}
+
+// strip appends line to dst without what --strip-ansi removes: escape
+// sequences, C1 controls (U+009B is CSI, U+009D OSC: they are taken as the
+// ESC sequences they stand for and removed whole, as a raw byte 0x9B or 0x9D
+// outside valid UTF-8 is), every other C0 control but the tab (a lone CR or a
+// BS would let a line overwrite what is shown; SO switches the character
+// set) and DEL. A CR that ends the line stays: it is the CR of a CRLF line.
+func strip(dst []byte, line string) []byte {
+	// C1 controls as their 7-bit forms, ESC and the byte less 0x40, so that
+	// render.StripANSI removes their sequences whole
+	seven := make([]byte, 0, len(line)+8)
+	for i := 0; i < len(line); {
+		r, n := utf8.DecodeRuneInString(line[i:])
+		switch {
+		case r >= 0x80 && r <= 0x9f:
+			seven = append(seven, 0x1b, byte(r-0x40))
+		case r == utf8.RuneError && n == 1 && line[i] >= 0x80 && line[i] <= 0x9f:
+			seven = append(seven, 0x1b, line[i]-0x40)
+		default:
+			seven = append(seven, line[i:i+n]...)
+		}
+		i += n
+	}
+	start := len(dst)
+	dst = render.StripANSI(dst, seven)
+	out := dst[:start]
+	for i, c := range dst[start:] {
+		if c < 0x20 && c != '\t' && !(c == '\r' && start+i == len(dst)-1) || c == 0x7f {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // event reports a file event: on stdout as an object with -o json, else as
