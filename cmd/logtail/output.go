@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/logtail/logtail/render"
@@ -236,7 +235,7 @@ func (p *printer) event(t *target, m *message) error {
 	case "gap":
 		p.notef(t, "%s", gapWarning(m))
 	default:
-		p.notef(t, "event %q", m.Event)
+		p.notef(t, "event %s", printable(m.Event))
 	}
 	return nil
 }
@@ -260,15 +259,85 @@ func gapWarning(m *message) string {
 	return b.String()
 }
 
-// printable quotes a string from the daemon that holds control characters
-// (a file may be named with a newline or an escape code), so that it stays
-// on its line and cannot drive the terminal.
+// maxShown bounds what is shown of one string from the daemon (a reason, a
+// file name): enough for any path, not a screenful.
+const maxShown = 1024
+
+// printable is how everything the daemon says that is not log content (a
+// refusal's reason, a close reason, an event's reason, file and name) is
+// shown on stderr: cut to maxShown bytes, marked with "…", and Go-quoted if
+// it holds anything that could drive the terminal or break the line (C0 and
+// C1 controls, DEL, bidi overrides, invalid UTF-8), so a server can neither
+// set the clipboard or the title nor forge a line.
 func printable(s string) string {
-	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+	s, more := cut(s, maxShown)
+	if !safe(s) {
+		s = strconv.Quote(s)
+	}
+	if more {
+		s += "…"
+	}
+	return s
+}
+
+// cut cuts s to at most n bytes, on a character's start, and says whether
+// anything was left out.
+func cut(s string, n int) (string, bool) {
+	if len(s) <= n {
+		return s, false
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n], true
+}
+
+// safe reports whether s is valid UTF-8 made only of printable characters
+// (strconv.IsPrint: letters, marks, numbers, punctuation, symbols and the
+// ASCII space), which rules out every control and format character.
+func safe(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || !strconv.IsPrint(r) {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// escapeUnsafe writes every character of s that safe refuses as its Go
+// escape (\x1b, \u009b, \u202e), and cuts s to maxNote bytes. notef passes
+// every note through it, the last guard for text from the daemon that
+// reached a note without printable (a certificate's names in a TLS error).
+func escapeUnsafe(s string) string {
+	if s, more := cut(s, maxNote); more {
+		return escapeUnsafe(s) + "…"
+	}
+	if safe(s) {
 		return s
 	}
-	return strconv.Quote(s)
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || !strconv.IsPrint(r) {
+			q := strconv.Quote(s[i : i+n])
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
+
+// maxNote bounds one note on stderr.
+const maxNote = 4 << 10
 
 // note writes "logtail: URL: text" on stderr, after the lines printed so far.
 func (p *printer) note(t *target, format string, args ...any) {
@@ -279,7 +348,7 @@ func (p *printer) note(t *target, format string, args ...any) {
 }
 
 func (p *printer) notef(t *target, format string, args ...any) {
-	fmt.Fprintf(p.stderr, "logtail: %s: %s\n", t.arg, fmt.Sprintf(format, args...))
+	fmt.Fprintf(p.stderr, "logtail: %s\n", escapeUnsafe(t.arg+": "+fmt.Sprintf(format, args...)))
 }
 
 // flush writes what is buffered (at the end).

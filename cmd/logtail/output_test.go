@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -82,6 +83,47 @@ func TestStrip(t *testing.T) {
 		}
 		if needs := needsStrip(tt.in); needs != (tt.in != tt.want) && !strings.Contains(tt.in, "\xff") {
 			t.Errorf("needsStrip(%q) = %v", tt.in, needs) // invalid UTF-8 is looked at, and copied
+		}
+	}
+}
+
+// TestPrintable: text from the daemon that is not log content is cut and
+// shown quoted when it could drive the terminal.
+func TestPrintable(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"the file is gone", "the file is gone"},
+		{"/var/log/héllo ✓.log", "/var/log/héllo ✓.log"},
+		{"osc 52 \x1b]52;c;ZXZpbA==\a", `"osc 52 \x1b]52;c;ZXZpbA==\a"`},
+		{"C1 \u009b2J \u009d0;t\u009c", `"C1 \u009b2J \u009d0;t\u009c"`},
+		{"bidi \u202eevil \u2066x\u2069", `"bidi \u202eevil \u2066x\u2069"`},
+		{"line\nbreak\r", `"line\nbreak\r"`},
+		{"DEL\x7f BS\b", `"DEL\x7f BS\b"`},
+		{"raw \x9b\x9d\xff", `"raw \x9b\x9d\xff"`},
+		{strings.Repeat("a", 2000), strings.Repeat("a", 1024) + "…"},
+		{strings.Repeat("é", 600), strings.Repeat("é", 512) + "…"},
+		{strings.Repeat("a", 1023) + "é", strings.Repeat("a", 1023) + "…"}, // not half a rune
+		{strings.Repeat("\x1b", 2000), strconv.Quote(strings.Repeat("\x1b", 1024)) + "…"},
+	}
+	for _, tt := range tests {
+		if got := printable(tt.in); got != tt.want {
+			t.Errorf("printable(%.40q) = %.80q, want %.80q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestEscapeUnsafe: the last guard of every note escapes what printable
+// would have quoted, leaves what it made alone, and bounds the line.
+func TestEscapeUnsafe(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"ws://h/a.log: connection refused", "ws://h/a.log: connection refused"},
+		{`ws://h/a.log: 403 Forbidden: "a\x1b"`, `ws://h/a.log: 403 Forbidden: "a\x1b"`},
+		{"x509: certificate is valid for \x1b]0;t\a, not h", `x509: certificate is valid for \x1b]0;t\a, not h`},
+		{"\u009b\u202e\xff", `\u009b\u202e\xff`},
+		{strings.Repeat("a", 5000), strings.Repeat("a", 4096) + "…"},
+	}
+	for _, tt := range tests {
+		if got := escapeUnsafe(tt.in); got != tt.want {
+			t.Errorf("escapeUnsafe(%.40q) = %.80q, want %.80q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"syscall"
@@ -193,7 +194,7 @@ func (s *stream) read(ctx context.Context, c *wsconn.Client) (err error) {
 		}
 		var m message
 		if err := json.Unmarshal(data, &m); err != nil {
-			return finalError{fmt.Errorf("not a format=json message from the daemon (%.40q): %w", data, err)}
+			return finalError{fmt.Errorf("not a format=json message from the daemon (%s): %w", printable(excerpt(data)), err)}
 		}
 		if s.cfg.lines == 0 {
 			m.Partial = "" // tail -n 0 prints nothing, not even an unfinished line
@@ -205,6 +206,15 @@ func (s *stream) read(ctx context.Context, c *wsconn.Client) (err error) {
 			s.pos = m.Pos
 		}
 	}
+}
+
+// excerpt is the start of a message, for an error.
+func excerpt(data []byte) string {
+	s, more := cut(string(data[:min(len(data), 64)]), 40)
+	if more {
+		s += "…"
+	}
+	return s
 }
 
 // retryable says whether -F should try again after err: connection
@@ -249,7 +259,14 @@ func describe(err error) string {
 	var hostname x509.HostnameError
 	switch {
 	case errors.As(err, &he):
-		return he.Error()
+		s := strconv.Itoa(he.Status)
+		if text := http.StatusText(he.Status); text != "" {
+			s += " " + text
+		}
+		if he.Reason != "" {
+			s += ": " + printable(he.Reason)
+		}
+		return s
 	case errors.As(err, &ce):
 		return closeText(ce)
 	case errors.As(err, &dns):
@@ -296,7 +313,7 @@ func closeText(ce *wsconn.CloseError) string {
 		s = fmt.Sprintf("closed by the daemon with %d", ce.Code)
 	}
 	if ce.Reason != "" && ce.Code != wsconn.CodeNormal && ce.Code != wsconn.CodeGoingAway {
-		s += ": " + ce.Reason // the explained codes' reasons only repeat the explanation
+		s += ": " + printable(ce.Reason) // the explained codes' reasons only repeat the explanation
 	}
 	return s
 }
