@@ -756,6 +756,9 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"wss:///a.log"}, nil, "no host"},
 		{[]string{"/var/log/a.log"}, nil, "not a URL"},
 		{[]string{"ws://h:1/a.log", "--insecure"}, func(c *config) bool { return c.tls != nil && c.tls.InsecureSkipVerify }, ""},
+		{[]string{"ws://h:1/a.log"}, func(c *config) bool { return c.maxMessage == 16<<20 }, ""},
+		{[]string{"--max-message-bytes", "1048576", "ws://h:1/a.log"}, func(c *config) bool { return c.maxMessage == 1<<20 }, ""},
+		{[]string{"--max-message-bytes", "100", "ws://h:1/a.log"}, nil, "--max-message-bytes 100: want at least 1024"},
 	}
 	for _, tt := range tests {
 		cfg, err := parseArgs(tt.args, env(), &bytes.Buffer{})

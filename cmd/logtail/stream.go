@@ -160,7 +160,7 @@ func (s *stream) dial(ctx context.Context) (*wsconn.Client, error) {
 	u.RawQuery = q.Encode()
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	return wsconn.Dial(ctx, u.String(), wsconn.DialOptions{Header: s.cfg.header, TLSConfig: s.cfg.tls})
+	return wsconn.Dial(ctx, u.String(), wsconn.DialOptions{Header: s.cfg.header, TLSConfig: s.cfg.tls, MaxMessage: s.cfg.maxMessage})
 }
 
 // read prints the stream's messages until it ends. It returns nil at the end
@@ -222,8 +222,9 @@ func excerpt(data []byte) string {
 // missing file (404), which may appear, as with tail -F.
 func retryable(err error) bool {
 	var fe finalError
-	if errors.As(err, &fe) {
-		return false
+	var tooBig *wsconn.TooBigError
+	if errors.As(err, &fe) || errors.As(err, &tooBig) || errors.Is(err, wsconn.ErrHandshakeTooLarge) || errors.Is(err, wsconn.ErrInvalidUTF8) {
+		return false // the daemon would send the same again
 	}
 	var he *wsconn.HandshakeError
 	if errors.As(err, &he) {
@@ -253,6 +254,7 @@ func describe(err error) string {
 	}
 	var he *wsconn.HandshakeError
 	var ce *wsconn.CloseError
+	var tooBig *wsconn.TooBigError
 	var dns *net.DNSError
 	var cert *tls.CertificateVerificationError
 	var unknownCA x509.UnknownAuthorityError
@@ -269,6 +271,12 @@ func describe(err error) string {
 		return s
 	case errors.As(err, &ce):
 		return closeText(ce)
+	case errors.As(err, &tooBig):
+		return fmt.Sprintf("a message from the daemon is larger than --max-message-bytes (%d bytes); closed with %d", tooBig.Limit, wsconn.CodeTooBig)
+	case errors.Is(err, wsconn.ErrHandshakeTooLarge):
+		return fmt.Sprintf("the daemon's handshake answer is larger than %d bytes", wsconn.MaxHandshake)
+	case errors.Is(err, wsconn.ErrInvalidUTF8):
+		return fmt.Sprintf("a message from the daemon is not valid UTF-8; closed with %d", wsconn.CodeInvalidData)
 	case errors.As(err, &dns):
 		if dns.IsNotFound {
 			return "unknown host " + dns.Name
