@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -43,6 +45,30 @@ func (e *CloseError) Error() string {
 	return fmt.Sprintf("closed with %d: %s", e.Code, e.Reason)
 }
 
+// DefaultMaxMessage is the largest message a Client reads unless told
+// otherwise: well above the daemon's largest (a frame of about 32 KiB, or one
+// line of its --max-line-bytes, 1 MiB by default, which JSON escaping can make
+// six times larger).
+const DefaultMaxMessage = 16 << 20
+
+// MaxHandshake bounds the server's answer to the handshake, status line and
+// headers (a refusal's body is read up to 4 KiB besides).
+const MaxHandshake = 1 << 20
+
+// ErrHandshakeTooLarge is a handshake answer over 1 MiB, which no WebSocket
+// server sends.
+var ErrHandshakeTooLarge = fmt.Errorf("handshake answer larger than %d bytes", MaxHandshake)
+
+// ErrInvalidUTF8 is a text message that is not valid UTF-8, closed with 1007.
+var ErrInvalidUTF8 = wsutil.ErrInvalidUTF8
+
+// TooBigError is a message over DialOptions.MaxMessage, refused with 1009.
+type TooBigError struct{ Limit int64 }
+
+func (e *TooBigError) Error() string {
+	return fmt.Sprintf("message larger than %d bytes", e.Limit)
+}
+
 // DialOptions tune Dial.
 type DialOptions struct {
 	Header    http.Header // extra request headers (Authorization, Origin)
@@ -53,14 +79,21 @@ type DialOptions struct {
 	OnPing func()
 	// NetDial, when set, makes the TCP connection (e.g. to set socket options).
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// MaxMessage bounds a message, all its fragments together: a larger one
+	// is closed with 1009 and Next returns a *TooBigError. 0 means
+	// DefaultMaxMessage, a negative value no limit.
+	MaxMessage int64
 }
 
-// Client is the client side of a stream. It is used by one goroutine.
+// Client is the client side of a stream. It is read by one goroutine;
+// Close may be called from another, to end a blocked Next.
 type Client struct {
-	nc     net.Conn
-	r      *wsutil.Reader
-	noPong bool
-	onPing func()
+	nc         net.Conn
+	r          *wsutil.Reader
+	noPong     bool
+	onPing     func()
+	maxMessage int64       // < 0: no limit
+	closeSent  atomic.Bool // a close frame went out: no other frame may follow
 }
 
 // Dial opens a WebSocket to url (ws:// or wss://). A refused handshake is a
@@ -68,10 +101,25 @@ type Client struct {
 func Dial(ctx context.Context, url string, opt DialOptions) (*Client, error) {
 	var status int
 	var body []byte
+	netDial := opt.NetDial
+	if netDial == nil {
+		var nd net.Dialer
+		netDial = nd.DialContext
+	}
+	// gobwas/ws reads the answer's lines whole, however long: the bytes read
+	// until the handshake is done are bounded below it
+	var hc *handshakeConn
 	d := ws.Dialer{
 		Header:    ws.HandshakeHeaderHTTP(opt.Header),
 		TLSConfig: opt.TLSConfig,
-		NetDial:   opt.NetDial,
+		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := netDial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			hc = &handshakeConn{Conn: nc, left: MaxHandshake}
+			return hc, nil
+		},
 		OnStatusError: func(st int, _ []byte, resp io.Reader) {
 			status = st
 			if r, err := http.ReadResponse(bufio.NewReader(resp), nil); err == nil {
@@ -87,11 +135,15 @@ func Dial(ctx context.Context, url string, opt DialOptions) (*Client, error) {
 		}
 		return nil, err
 	}
+	hc.done = true
 	var src io.Reader = nc
 	if br != nil { // frames that came with the handshake: losing them loses lines
 		src = io.MultiReader(br, nc)
 	}
-	c := &Client{nc: nc, noPong: opt.NoPong, onPing: opt.OnPing}
+	c := &Client{nc: nc, noPong: opt.NoPong, onPing: opt.OnPing, maxMessage: opt.MaxMessage}
+	if c.maxMessage == 0 {
+		c.maxMessage = DefaultMaxMessage
+	}
 	if c.onPing == nil {
 		c.onPing = func() {}
 	}
@@ -100,10 +152,62 @@ func Dial(ctx context.Context, url string, opt DialOptions) (*Client, error) {
 	return c, nil
 }
 
+// handshakeConn bounds what is read of a connection until the handshake
+// is done. Dial's goroutine alone reads it, and sets done.
+type handshakeConn struct {
+	net.Conn
+	left int64 // bytes the handshake may still read
+	done bool
+}
+
+func (c *handshakeConn) Read(p []byte) (int, error) {
+	if c.done {
+		return c.Conn.Read(p)
+	}
+	if c.left <= 0 {
+		return 0, ErrHandshakeTooLarge
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.Conn.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
 // Next returns the payload of the next data message. Pings are answered on
 // the way (unless NoPong). At the end of the stream it returns a *CloseError
-// with the server's code, or the read error.
+// with the server's code, or the read error. A message over MaxMessage, a
+// message that is not valid UTF-8 and a frame that breaks the protocol are
+// closed with 1009, 1007 and 1002.
 func (c *Client) Next() ([]byte, error) {
+	data, err := c.next()
+	if err != nil {
+		var tooBig *TooBigError
+		var pe ws.ProtocolError
+		switch {
+		case errors.As(err, &tooBig):
+			c.fail(CodeTooBig, "message too big")
+		case errors.Is(err, ErrInvalidUTF8):
+			c.fail(CodeInvalidData, "invalid UTF-8")
+		case errors.As(err, &pe):
+			c.fail(CodeProtocolError, "protocol error")
+		}
+	}
+	return data, err
+}
+
+// fail sends a close frame with code, as RFC 6455 asks of an endpoint that
+// gives up on its peer.
+func (c *Client) fail(code int, reason string) {
+	if !c.closeSent.CompareAndSwap(false, true) {
+		return
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = wsutil.WriteClientMessage(c.nc, ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
+}
+
+func (c *Client) next() ([]byte, error) {
 	for {
 		h, err := c.r.NextFrame()
 		if err != nil {
@@ -117,15 +221,16 @@ func (c *Client) Next() ([]byte, error) {
 			switch h.OpCode {
 			case ws.OpPing:
 				c.onPing()
-				if !c.noPong {
+				if !c.noPong && !c.closeSent.Load() {
 					if err := wsutil.WriteClientMessage(c.nc, ws.OpPong, payload); err != nil {
 						return nil, err
 					}
 				}
 			case ws.OpClose:
 				code, reason := ws.ParseCloseFrameData(payload)
-				// answer the close, as RFC 6455 asks
-				_ = wsutil.WriteClientMessage(c.nc, ws.OpClose, ws.NewCloseFrameBody(code, ""))
+				if c.closeSent.CompareAndSwap(false, true) { // answer the close, as RFC 6455 asks
+					_ = wsutil.WriteClientMessage(c.nc, ws.OpClose, ws.NewCloseFrameBody(code, ""))
+				}
 				if len(payload) == 0 {
 					code = ws.StatusNoStatusRcvd
 				}
@@ -133,11 +238,42 @@ func (c *Client) Next() ([]byte, error) {
 			}
 			continue
 		}
-		data, err := io.ReadAll(c.r)
+		return c.readMessage(h)
+	}
+}
+
+// readMessage reads the data message whose first frame is h, all its
+// fragments, up to c.maxMessage bytes.
+func (c *Client) readMessage(h ws.Header) ([]byte, error) {
+	if c.maxMessage < 0 {
+		return io.ReadAll(c.r)
+	}
+	if h.Length > c.maxMessage {
+		return nil, &TooBigError{c.maxMessage}
+	}
+	size := 512
+	if h.Fin {
+		size = int(h.Length) // the whole message: no growing
+	}
+	data := make([]byte, 0, size)
+	for {
+		if len(data) == cap(data) {
+			// grow by doubling, to the limit and one byte more: reading that
+			// byte says the message is over
+			room := c.maxMessage + 1 - int64(len(data))
+			data = slices.Grow(data, int(min(max(int64(cap(data)), 512), room)))
+		}
+		n, err := c.r.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if int64(len(data)) > c.maxMessage {
+			return nil, &TooBigError{c.maxMessage}
+		}
+		if err == io.EOF {
+			return data, nil
+		}
 		if err != nil {
 			return nil, err
 		}
-		return data, nil
 	}
 }
 
@@ -151,7 +287,7 @@ func (c *Client) intermediate(h ws.Header, r io.Reader) error {
 	if h.OpCode == ws.OpPing {
 		c.onPing()
 	}
-	if h.OpCode == ws.OpPing && !c.noPong {
+	if h.OpCode == ws.OpPing && !c.noPong && !c.closeSent.Load() {
 		return wsutil.WriteClientMessage(c.nc, ws.OpPong, payload)
 	}
 	return nil
@@ -169,10 +305,10 @@ func trimReason(body []byte) string {
 // SetDeadline bounds the next reads.
 func (c *Client) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
 
-// Close sends a normal close and closes the connection.
+// Close sends a normal close, unless a close was sent already, and closes
+// the connection.
 func (c *Client) Close() error {
-	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	_ = wsutil.WriteClientMessage(c.nc, ws.OpClose, ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))
+	c.fail(CodeNormal, "")
 	return c.nc.Close()
 }
 

@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/logtail/logtail/wsconn"
 )
 
 const usageText = `Usage: logtail [flags] URL [URL...]
@@ -32,7 +34,11 @@ Flags (before or after the URLs):
       --color WHEN     colour the source prefixes: auto (on a terminal,
                        unless NO_COLOR is set), always or never
       --no-prefix      do not prefix lines with their source (several URLs)
-      --strip-ansi     remove the log's own escape codes (colours, links)
+      --strip-ansi     remove the log's own escape codes (colours, links,
+                       titles) and control characters (a lone CR, BS, C1)
+      --max-message-bytes N
+                       refuse a message from the daemon over N bytes, with
+                       1009 (default 16777216: 16 MiB)
       --token T        send "Authorization: Bearer T" (env LOGTAIL_TOKEN)
       --insecure       accept any TLS certificate (self-signed ones)
   -h, --help           show this help
@@ -51,16 +57,19 @@ Examples:
 
 // config is everything the streams and the printer need.
 type config struct {
-	lines   int
-	follow  bool // -f or -F
-	retry   bool // -F: reconnect forever
-	json    bool
-	color   bool
-	prefix  bool
-	strip   bool
-	header  http.Header
-	tls     *tls.Config
-	targets []*target
+	lines  int
+	follow bool // -f or -F
+	retry  bool // -F: reconnect forever
+	json   bool
+	color  bool
+	prefix bool
+	strip  bool
+	// maxMessage bounds one message from the daemon: above the daemon's
+	// largest, far below what would exhaust memory
+	maxMessage int64
+	header     http.Header
+	tls        *tls.Config
+	targets    []*target
 }
 
 // target is one URL to read.
@@ -113,6 +122,7 @@ func parseArgs(args []string, getenv func(string) string, stdout io.Writer) (*co
 	fs.StringVar(&color, "color", "auto", "")
 	fs.BoolVar(&noPrefix, "no-prefix", false, "")
 	fs.BoolVar(&cfg.strip, "strip-ansi", false, "")
+	fs.Int64Var(&cfg.maxMessage, "max-message-bytes", wsconn.DefaultMaxMessage, "")
 	fs.StringVar(&token, "token", "", "")
 	fs.BoolVar(&insecure, "insecure", false, "")
 
@@ -136,6 +146,9 @@ func parseArgs(args []string, getenv func(string) string, stdout io.Writer) (*co
 		urls, rest = append(urls, left[0]), left[1:]
 	}
 
+	if cfg.maxMessage < 1024 {
+		return nil, usageError{fmt.Errorf("--max-message-bytes %d: want at least 1024", cfg.maxMessage)}
+	}
 	if cfg.lines < 0 {
 		return nil, usageError{fmt.Errorf("-n %d: want a whole number, 0 or more", cfg.lines)}
 	}

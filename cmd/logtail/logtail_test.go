@@ -288,6 +288,60 @@ func TestStripANSI(t *testing.T) {
 	}
 }
 
+// TestStripControls: with --strip-ansi a line cannot overwrite what is
+// shown (a lone CR, BS) nor drive the terminal with C1 controls (U+009B CSI,
+// U+009D OSC), in text and json output; without it every byte is the file's.
+func TestStripControls(t *testing.T) {
+	const content = "innocent\rEVIL\n" +
+		"back\b\b\b\bEVIL\n" +
+		"c1 \u009b2J\u009b31mred\u009b0m \u009d0;title\u009c end\n" +
+		"raw c1 \x9b31m\n" + // not UTF-8: the daemon sends U+FFFD
+		"shift out \x0e\x07 bell\n" +
+		"tab\tand crlf\r\n" +
+		"last\rX"
+	const want = "innocentEVIL\n" +
+		"backEVIL\n" +
+		"c1 red  end\n" +
+		"raw c1 \ufffd31m\n" +
+		"shift out  bell\n" +
+		"tab\tand crlf\r\n" +
+		"lastX"
+	d := startDaemon(t, "", "")
+	d.write(t, "c.log", content)
+
+	stdout, _, err := runCLI(t, env(), "--strip-ansi", "-n", "100", d.url("c.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stdout != want {
+		t.Errorf("--strip-ansi: got %q\nwant %q", stdout, want)
+	}
+
+	stdout, _, err = runCLI(t, env(), "--strip-ansi", "-o", "json", "-n", "100", d.url("c.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for raw := range strings.Lines(stdout) {
+		var l jsonLine
+		if err := json.Unmarshal([]byte(raw), &l); err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		lines = append(lines, l.Line)
+	}
+	if got := strings.Join(lines, "\n"); got != want {
+		t.Errorf("--strip-ansi -o json: got %q\nwant %q", got, want)
+	}
+
+	stdout, _, err = runCLI(t, env(), "-n", "100", d.url("c.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Replace(content, "raw c1 \x9b", "raw c1 \ufffd", 1); stdout != want {
+		t.Errorf("without --strip-ansi: got %q\nwant the file's bytes %q", stdout, want)
+	}
+}
+
 // TestJSONOutput: -o json gives one object per line whose pos is the byte
 // offset right after the line's newline in the file.
 func TestJSONOutput(t *testing.T) {
@@ -702,6 +756,9 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"wss:///a.log"}, nil, "no host"},
 		{[]string{"/var/log/a.log"}, nil, "not a URL"},
 		{[]string{"ws://h:1/a.log", "--insecure"}, func(c *config) bool { return c.tls != nil && c.tls.InsecureSkipVerify }, ""},
+		{[]string{"ws://h:1/a.log"}, func(c *config) bool { return c.maxMessage == 16<<20 }, ""},
+		{[]string{"--max-message-bytes", "1048576", "ws://h:1/a.log"}, func(c *config) bool { return c.maxMessage == 1<<20 }, ""},
+		{[]string{"--max-message-bytes", "100", "ws://h:1/a.log"}, nil, "--max-message-bytes 100: want at least 1024"},
 	}
 	for _, tt := range tests {
 		cfg, err := parseArgs(tt.args, env(), &bytes.Buffer{})

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode"
+	"unicode/utf8"
 
 	"github.com/logtail/logtail/render"
 )
@@ -101,8 +101,8 @@ func (p *printer) message(t *target, m *message) error {
 // line writes one line of text output, with its prefix and newline.
 func (p *printer) line(t *target, line string, newline bool) {
 	p.out.WriteString(t.prefix)
-	if p.cfg.strip && strings.IndexByte(line, 0x1b) >= 0 {
-		p.buf = render.StripANSI(p.buf[:0], []byte(line))
+	if p.cfg.strip && needsStrip(line) {
+		p.buf = strip(p.buf[:0], line)
 		p.out.Write(p.buf)
 	} else {
 		p.out.WriteString(line)
@@ -157,10 +157,62 @@ func lineEnds(m *message) []string {
 }
 
 func (p *printer) stripped(line string) string {
-	if !p.cfg.strip || strings.IndexByte(line, 0x1b) < 0 {
+	if !p.cfg.strip || !needsStrip(line) {
 		return line
 	}
-	return string(render.StripANSI(nil, []byte(line)))
+	return string(strip(nil, line))
+}
+
+// needsStrip reports whether line holds anything strip removes: a C0
+// control but the tab, DEL, a C1 control (U+0080–U+009F, or a byte
+// 0x80–0x9F outside valid UTF-8).
+func needsStrip(line string) bool {
+	ascii := true
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case c < 0x20 && c != '\t' && (c != '\r' || i != len(line)-1), c == 0x7f:
+			return true
+		case c == 0xc2 && i+1 < len(line) && line[i+1] <= 0x9f: // U+0080–U+009F
+			return true
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	return !ascii && !utf8.ValidString(line)
+}
+
+// strip appends line to dst without what --strip-ansi removes: escape
+// sequences, C1 controls (U+009B is CSI, U+009D OSC: they are taken as the
+// ESC sequences they stand for and removed whole, as a raw byte 0x9B or 0x9D
+// outside valid UTF-8 is), every other C0 control but the tab (a lone CR or a
+// BS would let a line overwrite what is shown; SO switches the character
+// set) and DEL. A CR that ends the line stays: it is the CR of a CRLF line.
+func strip(dst []byte, line string) []byte {
+	// C1 controls as their 7-bit forms, ESC and the byte less 0x40, so that
+	// render.StripANSI removes their sequences whole
+	seven := make([]byte, 0, len(line)+8)
+	for i := 0; i < len(line); {
+		r, n := utf8.DecodeRuneInString(line[i:])
+		switch {
+		case r >= 0x80 && r <= 0x9f:
+			seven = append(seven, 0x1b, byte(r-0x40))
+		case r == utf8.RuneError && n == 1 && line[i] >= 0x80 && line[i] <= 0x9f:
+			seven = append(seven, 0x1b, line[i]-0x40)
+		default:
+			seven = append(seven, line[i:i+n]...)
+		}
+		i += n
+	}
+	start := len(dst)
+	dst = render.StripANSI(dst, seven)
+	out := dst[:start]
+	for i, c := range dst[start:] {
+		if c < 0x20 && c != '\t' && !(c == '\r' && start+i == len(dst)-1) || c == 0x7f {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // event reports a file event: on stdout as an object with -o json, else as
@@ -183,7 +235,7 @@ func (p *printer) event(t *target, m *message) error {
 	case "gap":
 		p.notef(t, "%s", gapWarning(m))
 	default:
-		p.notef(t, "event %q", m.Event)
+		p.notef(t, "event %s", printable(m.Event))
 	}
 	return nil
 }
@@ -207,15 +259,85 @@ func gapWarning(m *message) string {
 	return b.String()
 }
 
-// printable quotes a string from the daemon that holds control characters
-// (a file may be named with a newline or an escape code), so that it stays
-// on its line and cannot drive the terminal.
+// maxShown bounds what is shown of one string from the daemon (a reason, a
+// file name): enough for any path, not a screenful.
+const maxShown = 1024
+
+// printable is how everything the daemon says that is not log content (a
+// refusal's reason, a close reason, an event's reason, file and name) is
+// shown on stderr: cut to maxShown bytes, marked with "…", and Go-quoted if
+// it holds anything that could drive the terminal or break the line (C0 and
+// C1 controls, DEL, bidi overrides, invalid UTF-8), so a server can neither
+// set the clipboard or the title nor forge a line.
 func printable(s string) string {
-	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+	s, more := cut(s, maxShown)
+	if !safe(s) {
+		s = strconv.Quote(s)
+	}
+	if more {
+		s += "…"
+	}
+	return s
+}
+
+// cut cuts s to at most n bytes, on a character's start, and says whether
+// anything was left out.
+func cut(s string, n int) (string, bool) {
+	if len(s) <= n {
+		return s, false
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n], true
+}
+
+// safe reports whether s is valid UTF-8 made only of printable characters
+// (strconv.IsPrint: letters, marks, numbers, punctuation, symbols and the
+// ASCII space), which rules out every control and format character.
+func safe(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || !strconv.IsPrint(r) {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// escapeUnsafe writes every character of s that safe refuses as its Go
+// escape (\x1b, \u009b, \u202e), and cuts s to maxNote bytes. notef passes
+// every note through it, the last guard for text from the daemon that
+// reached a note without printable (a certificate's names in a TLS error).
+func escapeUnsafe(s string) string {
+	if s, more := cut(s, maxNote); more {
+		return escapeUnsafe(s) + "…"
+	}
+	if safe(s) {
 		return s
 	}
-	return strconv.Quote(s)
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || !strconv.IsPrint(r) {
+			q := strconv.Quote(s[i : i+n])
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
+
+// maxNote bounds one note on stderr.
+const maxNote = 4 << 10
 
 // note writes "logtail: URL: text" on stderr, after the lines printed so far.
 func (p *printer) note(t *target, format string, args ...any) {
@@ -226,7 +348,7 @@ func (p *printer) note(t *target, format string, args ...any) {
 }
 
 func (p *printer) notef(t *target, format string, args ...any) {
-	fmt.Fprintf(p.stderr, "logtail: %s: %s\n", t.arg, fmt.Sprintf(format, args...))
+	fmt.Fprintf(p.stderr, "logtail: %s\n", escapeUnsafe(t.arg+": "+fmt.Sprintf(format, args...)))
 }
 
 // flush writes what is buffered (at the end).

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"syscall"
@@ -159,7 +160,7 @@ func (s *stream) dial(ctx context.Context) (*wsconn.Client, error) {
 	u.RawQuery = q.Encode()
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	return wsconn.Dial(ctx, u.String(), wsconn.DialOptions{Header: s.cfg.header, TLSConfig: s.cfg.tls})
+	return wsconn.Dial(ctx, u.String(), wsconn.DialOptions{Header: s.cfg.header, TLSConfig: s.cfg.tls, MaxMessage: s.cfg.maxMessage})
 }
 
 // read prints the stream's messages until it ends. It returns nil at the end
@@ -193,7 +194,7 @@ func (s *stream) read(ctx context.Context, c *wsconn.Client) (err error) {
 		}
 		var m message
 		if err := json.Unmarshal(data, &m); err != nil {
-			return finalError{fmt.Errorf("not a format=json message from the daemon (%.40q): %w", data, err)}
+			return finalError{fmt.Errorf("not a format=json message from the daemon (%s): %w", printable(excerpt(data)), err)}
 		}
 		if s.cfg.lines == 0 {
 			m.Partial = "" // tail -n 0 prints nothing, not even an unfinished line
@@ -207,13 +208,23 @@ func (s *stream) read(ctx context.Context, c *wsconn.Client) (err error) {
 	}
 }
 
+// excerpt is the start of a message, for an error.
+func excerpt(data []byte) string {
+	s, more := cut(string(data[:min(len(data), 64)]), 40)
+	if more {
+		s += "…"
+	}
+	return s
+}
+
 // retryable says whether -F should try again after err: connection
 // failures and drops yes; a refusal of the request itself no, except a
 // missing file (404), which may appear, as with tail -F.
 func retryable(err error) bool {
 	var fe finalError
-	if errors.As(err, &fe) {
-		return false
+	var tooBig *wsconn.TooBigError
+	if errors.As(err, &fe) || errors.As(err, &tooBig) || errors.Is(err, wsconn.ErrHandshakeTooLarge) || errors.Is(err, wsconn.ErrInvalidUTF8) {
+		return false // the daemon would send the same again
 	}
 	var he *wsconn.HandshakeError
 	if errors.As(err, &he) {
@@ -243,15 +254,29 @@ func describe(err error) string {
 	}
 	var he *wsconn.HandshakeError
 	var ce *wsconn.CloseError
+	var tooBig *wsconn.TooBigError
 	var dns *net.DNSError
 	var cert *tls.CertificateVerificationError
 	var unknownCA x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	switch {
 	case errors.As(err, &he):
-		return he.Error()
+		s := strconv.Itoa(he.Status)
+		if text := http.StatusText(he.Status); text != "" {
+			s += " " + text
+		}
+		if he.Reason != "" {
+			s += ": " + printable(he.Reason)
+		}
+		return s
 	case errors.As(err, &ce):
 		return closeText(ce)
+	case errors.As(err, &tooBig):
+		return fmt.Sprintf("a message from the daemon is larger than --max-message-bytes (%d bytes); closed with %d", tooBig.Limit, wsconn.CodeTooBig)
+	case errors.Is(err, wsconn.ErrHandshakeTooLarge):
+		return fmt.Sprintf("the daemon's handshake answer is larger than %d bytes", wsconn.MaxHandshake)
+	case errors.Is(err, wsconn.ErrInvalidUTF8):
+		return fmt.Sprintf("a message from the daemon is not valid UTF-8; closed with %d", wsconn.CodeInvalidData)
 	case errors.As(err, &dns):
 		if dns.IsNotFound {
 			return "unknown host " + dns.Name
@@ -296,7 +321,7 @@ func closeText(ce *wsconn.CloseError) string {
 		s = fmt.Sprintf("closed by the daemon with %d", ce.Code)
 	}
 	if ce.Reason != "" && ce.Code != wsconn.CodeNormal && ce.Code != wsconn.CodeGoingAway {
-		s += ": " + ce.Reason // the explained codes' reasons only repeat the explanation
+		s += ": " + printable(ce.Reason) // the explained codes' reasons only repeat the explanation
 	}
 	return s
 }
