@@ -25,6 +25,7 @@ type sender struct {
 
 	// json only
 	open    bool            // msg holds an unterminated lines array
+	filled  bool            // ... with at least one line in it
 	sizes   []byte          // the lines' sizes in their file, for the message
 	pos     tailer.Position // where the lines in msg end
 	partial []byte          // an unfinished last line, sent only when not following
@@ -99,15 +100,15 @@ func (s *sender) add(b *tailer.Batch) error {
 			}
 			return nil
 		}
-		if s.open {
+		switch {
+		case s.filled:
 			s.msg = append(s.msg, ',')
-			if len(s.sizes) > 0 {
-				s.sizes = append(s.sizes, ',')
-			}
-		} else {
+			s.sizes = append(s.sizes, ',')
+		case !s.open: // (open and empty: a position was all it held)
 			s.msg = append(s.msg, `{"lines":[`...)
 			s.open = true
 		}
+		s.filled = true
 		if s.html {
 			s.msg = append(s.msg, b.JSONHTMLLines()...)
 		} else {
@@ -172,7 +173,7 @@ func (s *sender) flush() error {
 		s.msg = append(s.msg, `,"pos":"`...)
 		s.msg = append(s.msg, s.pos.String()...)
 		s.msg = append(s.msg, `"}`...)
-		s.open = false
+		s.open, s.filled = false, false
 	}
 	if s.len() == 0 {
 		return nil
