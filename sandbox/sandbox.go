@@ -46,22 +46,29 @@ const (
 // and *os.Root is itself safe for concurrent use.
 type Sandbox struct {
 	paths []string   // resolved absolute roots, no duplicates
+	names []string   // names[i] is paths[i] as the operator first named it (absolute, cleaned)
+	given []string   // every root as named (absolute, cleaned): its files are served under it too
 	roots []*os.Root // roots[i] is opened on paths[i]
 }
 
 // New opens each root. A root must exist and be a directory; it is made
 // absolute and its symlinks are resolved so that containment checks compare
-// real paths. Duplicate roots are fine. Errors name the root.
+// real paths. A root named through a symlink serves its files under that
+// name as well as under the real one. Duplicate roots are fine. Errors name
+// the root.
 func New(roots ...string) (*Sandbox, error) {
 	if len(roots) == 0 {
 		return nil, errors.New("sandbox: no roots given")
 	}
 	s := &Sandbox{}
 	for _, root := range roots {
-		real, err := resolveRoot(root)
+		abs, real, err := resolveRoot(root)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("sandbox: root %q: %w", root, err)
+		}
+		if !slices.Contains(s.given, abs) {
+			s.given = append(s.given, abs)
 		}
 		if slices.Contains(s.paths, real) {
 			continue // duplicate: one handle is enough
@@ -72,33 +79,43 @@ func New(roots ...string) (*Sandbox, error) {
 			return nil, fmt.Errorf("sandbox: root %q: %w", root, err)
 		}
 		s.paths = append(s.paths, real)
+		s.names = append(s.names, abs)
 		s.roots = append(s.roots, r)
 	}
 	return s, nil
 }
 
-func resolveRoot(root string) (string, error) {
-	abs, err := filepath.Abs(root)
+// resolveRoot returns root made absolute (the name the operator gave) and
+// its real path.
+func resolveRoot(root string) (abs, real string, err error) {
+	abs, err = filepath.Abs(root)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	real, err := filepath.EvalSymlinks(abs)
+	real, err = filepath.EvalSymlinks(abs)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	fi, err := os.Stat(real)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if !fi.IsDir() {
-		return "", fmt.Errorf("%s is not a directory", real)
+		return "", "", fmt.Errorf("%s is not a directory", real)
 	}
-	return real, nil
+	return abs, real, nil
 }
 
 // Roots returns the resolved absolute roots.
 func (s *Sandbox) Roots() []string {
 	return append([]string(nil), s.paths...)
+}
+
+// Names returns the roots as the operator named them (made absolute),
+// parallel to Roots: Names()[i] is Roots()[i] under the first name given
+// for it. Files are served under either.
+func (s *Sandbox) Names() []string {
+	return append([]string(nil), s.names...)
 }
 
 // Close closes the os.Root handles.
@@ -120,6 +137,23 @@ func contains(root, name string) bool {
 		root += string(filepath.Separator)
 	}
 	return strings.HasPrefix(name, root)
+}
+
+// allowed reports whether name lies, as written, inside a root under its real
+// path or under a name the operator gave it. Symlinks are not looked at.
+func (s *Sandbox) allowed(name string) bool {
+	return s.rootIndex(name) >= 0 || slices.ContainsFunc(s.given, func(g string) bool { return contains(g, name) })
+}
+
+// onTheWay reports whether the real path p may be looked at while resolving
+// a name: it lies inside a root, or on the way to one (an ancestor of a root
+// or of a name the operator gave it, or that name itself).
+func (s *Sandbox) onTheWay(p string) bool {
+	if s.rootIndex(p) >= 0 {
+		return true
+	}
+	below := func(r string) bool { return contains(p, r) }
+	return slices.ContainsFunc(s.paths, below) || slices.ContainsFunc(s.given, below)
 }
 
 // rootIndex returns the index of the innermost root containing name, or -1.
@@ -157,13 +191,12 @@ func (s *Sandbox) Name(escapedPath string) (string, error) {
 	if strings.IndexByte(p, 0) >= 0 {
 		return bad("NUL byte in path", nil)
 	}
-	// Anything still encoded after one decode is an attempt to smuggle a
-	// dot, separator or NUL past a later decode; no honest client does that.
-	lower := strings.ToLower(p)
-	for _, enc := range []string{"%2e", "%2f", "%5c", "%00"} {
-		if strings.Contains(lower, enc) {
-			return bad("double-encoded path", nil)
-		}
+	// A path that a second decode would make climb or hold a NUL is an
+	// attempt to smuggle ".." past a careless later decoder; no honest
+	// client sends one. Other escapes left after one decode are a file's
+	// own name (a%2e.log), as the index links it.
+	if smuggles(p) {
+		return bad("double-encoded path", nil)
 	}
 	// Refuse rather than clean away "..": a request that climbs is never
 	// legitimate, and refusing it keeps the rules easy to reason about.
@@ -173,41 +206,103 @@ func (s *Sandbox) Name(escapedPath string) (string, error) {
 		}
 	}
 	name := filepath.Clean(p)
-	if s.rootIndex(name) < 0 {
+	if !s.allowed(name) {
 		return "", refuse(http.StatusForbidden, reasonEscapes, nil)
 	}
 	return name, nil
 }
 
-// openFlags never block: a FIFO swapped in for a log file must not hang the
-// open, and a terminal must not become our controlling tty.
+// smuggles reports whether decoding p again, as many times as it changes,
+// ever gives a ".." element (between slashes or backslashes) or a NUL.
+func smuggles(p string) bool {
+	for range len(p) {
+		q := unescapeLenient(p)
+		if q == p {
+			return false
+		}
+		if strings.IndexByte(q, 0) >= 0 {
+			return true
+		}
+		for _, seg := range strings.FieldsFunc(q, func(r rune) bool { return r == '/' || r == '\\' }) {
+			if seg == ".." {
+				return true
+			}
+		}
+		p = q
+	}
+	return false
+}
+
+// unescapeLenient decodes every valid %XX in s and keeps the rest as is, the
+// way a forgiving decoder would.
+func unescapeLenient(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	default:
+		return c - 'a' + 10
+	}
+}
+
+// openFlags never block: a FIFO swapped in for a log file between the look
+// at its type and the open must not hang the open, and a terminal must not
+// become our controlling tty.
 const openFlags = os.O_RDONLY | syscall.O_NONBLOCK | syscall.O_NOCTTY
+
+// maxLinks bounds the symlinks followed for one name, as the kernel's 40 does.
+const maxLinks = 40
 
 // Open resolves name (a cleaned absolute path as returned by Name) on the file
 // system and opens it for reading through the os.Root of the root containing
 // its real path. Symlinks may point anywhere inside the roots, even into
 // another root. It returns the open file, its FileInfo and the real path.
+//
+// Only a regular file is opened: the type is looked at first (lstat), so a
+// FIFO is never opened, which would release a writer blocked on it. What is
+// outside the roots is refused with 403 whether it exists or not.
 func (s *Sandbox) Open(name string) (f *os.File, fi os.FileInfo, real string, err error) {
 	if name == "" || strings.IndexByte(name, 0) >= 0 || !filepath.IsAbs(name) || filepath.Clean(name) != name {
 		return nil, nil, "", refuse(http.StatusBadRequest, "path is not clean and absolute", nil)
 	}
-	if s.rootIndex(name) < 0 {
+	if !s.allowed(name) {
 		return nil, nil, "", refuse(http.StatusForbidden, reasonEscapes, nil)
 	}
-	real, err = filepath.EvalSymlinks(name)
+	real, lfi, err := s.resolve(name)
 	if err != nil {
-		return nil, nil, "", resolveError(err)
+		return nil, nil, "", err
+	}
+	if !lfi.Mode().IsRegular() {
+		return nil, nil, "", refuse(http.StatusBadRequest, reasonNotRegular, nil)
 	}
 	i := s.rootIndex(real)
-	if i < 0 {
-		return nil, nil, "", refuse(http.StatusForbidden, reasonEscapes, nil)
-	}
 	rel, err := filepath.Rel(s.paths[i], real)
-	if err != nil { // cannot happen: real is inside paths[i]
+	if err != nil { // cannot happen: resolve returns a path inside paths[i]
 		return nil, nil, "", refuse(http.StatusForbidden, reasonEscapes, err)
 	}
-	// Opening through os.Root closes the window between EvalSymlinks and
-	// open: a symlink swapped in meanwhile still cannot leave the root.
+	// Opening through os.Root closes the window between resolve and open:
+	// a symlink swapped in meanwhile still cannot leave the root.
 	f, err = s.roots[i].OpenFile(rel, openFlags, 0)
 	if err != nil {
 		return nil, nil, "", openError(err)
@@ -217,11 +312,71 @@ func (s *Sandbox) Open(name string) (f *os.File, fi os.FileInfo, real string, er
 		f.Close()
 		return nil, nil, "", refuse(http.StatusForbidden, "cannot stat file", err)
 	}
-	if !fi.Mode().IsRegular() {
+	if !fi.Mode().IsRegular() { // swapped since the lstat
 		f.Close()
 		return nil, nil, "", refuse(http.StatusBadRequest, reasonNotRegular, nil)
 	}
 	return f, fi, real, nil
+}
+
+// resolve follows name's symlinks one element at a time, as
+// filepath.EvalSymlinks does, and returns the real path with the lstat of its
+// last element (never a symlink). It never looks at a path off the way to the
+// roots (see onTheWay): such an element is refused as an escape before it is
+// looked at, so whatever lies outside the roots, there or not, readable or
+// not, a directory or not, gets the same 403 and the daemon tells nothing
+// about the rest of the file system.
+func (s *Sandbox) resolve(name string) (string, fs.FileInfo, error) {
+	resolved, rest := "/", name
+	var fi fs.FileInfo // of resolved; nil after ".."
+	for links := 0; ; {
+		rest = strings.TrimLeft(rest, "/")
+		if rest == "" {
+			break
+		}
+		var elem string
+		elem, rest, _ = strings.Cut(rest, "/")
+		switch elem {
+		case ".":
+			continue
+		case "..": // from a link's target: resolved has no symlinks, so its parent is lexical
+			resolved, fi = filepath.Dir(resolved), nil
+			continue
+		}
+		next := filepath.Join(resolved, elem)
+		if !s.onTheWay(next) {
+			return "", nil, refuse(http.StatusForbidden, reasonEscapes, nil)
+		}
+		var err error
+		if fi, err = os.Lstat(next); err != nil {
+			return "", nil, resolveError(err)
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			resolved = next
+			continue
+		}
+		if links++; links > maxLinks {
+			return "", nil, resolveError(syscall.ELOOP)
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			return "", nil, resolveError(err)
+		}
+		if filepath.IsAbs(target) {
+			resolved = "/"
+		}
+		rest, fi = target+"/"+rest, nil
+	}
+	if s.rootIndex(resolved) < 0 { // an ancestor of a root
+		return "", nil, refuse(http.StatusForbidden, reasonEscapes, nil)
+	}
+	if fi == nil {
+		var err error
+		if fi, err = os.Lstat(resolved); err != nil {
+			return "", nil, resolveError(err)
+		}
+	}
+	return resolved, fi, nil
 }
 
 func resolveError(err error) *Error {
@@ -262,13 +417,9 @@ func (s *Sandbox) Resolve(escapedPath string) (f *os.File, fi os.FileInfo, real 
 // its parent directory exists inside the roots, so that a file not created
 // yet may be waited for.
 func (s *Sandbox) ParentExists(name string) bool {
-	if !filepath.IsAbs(name) || filepath.Clean(name) != name || s.rootIndex(name) < 0 {
+	if !filepath.IsAbs(name) || filepath.Clean(name) != name || !s.allowed(name) {
 		return false
 	}
-	dir, err := filepath.EvalSymlinks(filepath.Dir(name))
-	if err != nil || s.rootIndex(dir) < 0 {
-		return false
-	}
-	fi, err := os.Stat(dir)
+	_, fi, err := s.resolve(filepath.Dir(name))
 	return err == nil && fi.IsDir()
 }

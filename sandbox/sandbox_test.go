@@ -130,6 +130,7 @@ func TestResolve(t *testing.T) {
 		{"symlink to other root", "$A/tob.log", 0, "$B/b.log"},
 		{"symlink to outside file", "$A/out.log", 403, ""},
 		{"symlinked dir to outside", "$A/outdir/secret.log", 403, ""},
+		{"symlinked dir to outside, missing file", "$A/outdir/nope.log", 403, ""},
 		{"symlink chain", "$A/chain2.log", 0, "$A/app.log"},
 		{"symlink loop", "$A/loop1.log", 400, ""},
 		{"dangling symlink", "$A/dangling.log", 404, ""},

@@ -7,7 +7,9 @@
 //   - [Handler.Assets] serves /_logtail/viewer.js, /_logtail/viewer.css and
 //     /_logtail/terminal.css (render.CSS);
 //   - [Handler.Index] serves GET / as HTML, or as JSON for Accept: application/json,
-//     paged with ?offset= and ?limit=;
+//     paged with ?offset= and ?limit=, from a walk of the roots bounded in
+//     entries and time, stopped when its client leaves, shared by the
+//     requests that come meanwhile and reused for a few seconds;
 //   - [Handler.Viewer] serves the page of one file, after the daemon checked
 //     the path with its sandbox exactly as for a stream;
 //   - [Handler.SetSecurityHeaders] sets the Content-Security-Policy and friends
@@ -18,5 +20,5 @@
 // HTML the server rendered for each line; it never builds markup from log text.
 // Pages hold no inline script or style, so the policy forbids both.
 //
-// A Handler is immutable after New and safe for concurrent use.
+// A Handler is safe for concurrent use.
 package web

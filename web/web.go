@@ -26,6 +26,9 @@ var static embed.FS
 type Config struct {
 	// Roots are the directories whose files the index lists (real paths).
 	Roots []string
+	// Names[i], when given, is the name the operator gave Roots[i] (a
+	// symlink to it, say): the index lists the files under it.
+	Names []string
 	// Open checks name with the daemon's sandbox exactly as a stream would
 	// (open, then close) and returns the opened file's info. The index lists
 	// only the files it accepts.
@@ -34,8 +37,14 @@ type Config struct {
 	AllowOrigins []string
 	// Version is shown in the pages' footer.
 	Version string
-	// MaxEntries bounds the walk of the roots; 0 means 100,000.
+	// MaxEntries bounds the entries (files, directories, links) one walk of
+	// the roots visits; 0 means 100,000.
 	MaxEntries int
+	// WalkTimeout bounds the time one walk takes; 0 means 5 s.
+	WalkTimeout time.Duration
+	// CacheFor is how long a listing is reused at least (longer when the
+	// walk was slow, see Handler.listing); 0 means 2 s.
+	CacheFor time.Duration
 }
 
 // asset is one embedded file, served under Prefix.
@@ -45,10 +54,12 @@ type asset struct {
 	etag  string
 }
 
-// Handler serves the index, the viewer and their assets. It is immutable
-// after New and safe for concurrent use.
+// Handler serves the index, the viewer and their assets. It is safe for
+// concurrent use: only the index's listing changes after New, under its lock.
 type Handler struct {
 	cfg     Config
+	names   []string // the roots as listed: cfg.Names, or cfg.Roots
+	list    lister
 	csp     string
 	assets  map[string]asset // by name under Prefix
 	version string           // of the assets, for the ?v= cache-buster
@@ -62,7 +73,16 @@ func New(cfg Config) *Handler {
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = 100_000
 	}
-	h := &Handler{cfg: cfg, assets: map[string]asset{}}
+	if cfg.WalkTimeout <= 0 {
+		cfg.WalkTimeout = 5 * time.Second
+	}
+	if cfg.CacheFor <= 0 {
+		cfg.CacheFor = 2 * time.Second
+	}
+	h := &Handler{cfg: cfg, names: cfg.Roots, assets: map[string]asset{}}
+	if len(cfg.Names) == len(cfg.Roots) {
+		h.names = cfg.Names
+	}
 	sum := sha256.New()
 	add := func(name, ctype string, body []byte) {
 		s := sha256.Sum256(body)

@@ -45,6 +45,9 @@ type Config struct {
 	// AllowHosts are the names (besides addresses, localhost and the
 	// listen address's name) that requests may carry in Host; "*" is any.
 	AllowHosts []string
+	// IndexMaxEntries bounds the entries one walk of the roots for the index
+	// visits (0: the web package's default).
+	IndexMaxEntries int
 }
 
 // usageError is a bad flag or value: exit code 2.
@@ -98,6 +101,7 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	fs.IntVar(&cfg.MaxStreams, "max-streams", 10000, "streams open at once; more are refused with 503")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 5*time.Second, "on SIGTERM, close streams with 1001 and stop within this time")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiles (/debug/pprof/) on this address; off when unset, keep it on loopback")
+	fs.IntVar(&cfg.IndexMaxEntries, "index-max-entries", 100_000, "the index stops walking the roots after this many entries (files, directories, links) and says so")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: logtaild --root DIR [--root DIR...] [flags]\n\n"+
@@ -151,6 +155,8 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return cfg, usageError{errors.New("--max-streams must be positive")}
 	case cfg.ShutdownTimeout <= 0:
 		return cfg, usageError{errors.New("--shutdown-timeout must be positive")}
+	case cfg.IndexMaxEntries <= 0:
+		return cfg, usageError{errors.New("--index-max-entries must be positive")}
 	}
 	if cfg.LogFormat == "json" {
 		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, nil))

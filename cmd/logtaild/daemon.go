@@ -117,6 +117,8 @@ func New(cfg Config) (*Daemon, error) {
 	})
 	d.web = web.New(web.Config{
 		Roots:        box.Roots(),
+		Names:        box.Names(),
+		MaxEntries:   cfg.IndexMaxEntries,
 		Open:         d.checkFile,
 		AllowOrigins: cfg.AllowOrigins,
 		Version:      versionString(),
