@@ -429,7 +429,8 @@ func (c *Conn) linger(skip int64) {
 }
 
 // closeEvent checks a close frame's payload: the peer's code is echoed, a
-// malformed one is answered with 1002.
+// malformed one, or a code RFC 6455 section 7.4 does not let an endpoint
+// send (gobwas/ws passes 5000 and above), is answered with 1002.
 func closeEvent(payload []byte) Event {
 	if len(payload) == 0 {
 		return Event{Kind: PeerClose, Code: CodeNormal}
@@ -438,6 +439,9 @@ func closeEvent(payload []byte) Event {
 		return Event{Kind: Broken, Code: CodeProtocolError, Reason: "malformed close frame"}
 	}
 	code, reason := ws.ParseCloseFrameData(payload)
+	if code >= 5000 {
+		return Event{Kind: Broken, Code: CodeProtocolError, Reason: fmt.Sprintf("close code %d is not defined", code)}
+	}
 	if err := ws.CheckCloseFrameData(code, reason); err != nil {
 		if errors.Is(err, ws.ErrProtocolInvalidUTF8) {
 			return Event{Kind: Broken, Code: CodeInvalidData, Reason: err.Error()}
