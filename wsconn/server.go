@@ -271,7 +271,8 @@ func (c *Conn) Close(code int, reason string) error {
 }
 
 // Abort closes the connection without a close frame (the peer is dead) and
-// waits for the reader goroutine to end.
+// waits for the reader goroutine to end. Unlike the writes, it may be called
+// from any goroutine: a write under way then fails at once.
 func (c *Conn) Abort() {
 	c.closed.Do(func() {
 		close(c.quit)

@@ -62,6 +62,10 @@ type Daemon struct {
 	wg   sync.WaitGroup // streams in flight
 	quit context.Context
 	stop context.CancelFunc
+	// kill ends when --shutdown-timeout is up: every stream still open is
+	// then dropped, even one stuck in a write to a client that never reads.
+	kill    context.Context
+	killAll context.CancelFunc
 
 	metrics      *metrics.Metrics
 	streams      atomic.Int64 // streams admitted (under --max-streams) and not yet ended
@@ -116,6 +120,7 @@ func New(cfg Config) (*Daemon, error) {
 		Version:      versionString(),
 	})
 	d.quit, d.stop = context.WithCancel(context.Background())
+	d.kill, d.killAll = context.WithCancel(context.Background())
 	return d, nil
 }
 
@@ -192,7 +197,11 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	d.stop() // streams start closing with 1001 while the server stops accepting
 	err := srv.Shutdown(shutCtx)
 	<-errc
-	d.stopStreams() // streams are hijacked: Shutdown does not wait for them
+	// streams are hijacked: Shutdown does not wait for them; those still
+	// open when the time is up are dropped
+	dropLate := context.AfterFunc(shutCtx, d.killAll)
+	d.stopStreams()
+	dropLate()
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}

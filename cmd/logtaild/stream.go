@@ -232,6 +232,7 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 		d.log.Info("handshake failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
+	defer context.AfterFunc(d.kill, c.Abort)()
 	st := d.opened(r, name, q)
 	s := newSender(c, q, st)
 	defer s.release()
@@ -274,6 +275,7 @@ func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q q
 	}
 	st.s, st.sub, st.hb = newSender(c, q, d.opened(r, name, q)), sub, hb
 	st.stopQuit = context.AfterFunc(d.quit, st.kick)
+	st.stopKill = context.AfterFunc(d.kill, c.Abort)
 	// The handler returns: net/http's connection goroutine, its stack and the
 	// request go away. From here the stream runs only when kicked.
 	go st.run()
@@ -292,6 +294,7 @@ type stream struct {
 	hb       *heartbeat.Monitor
 	done     func()
 	stopQuit func() bool
+	stopKill func() bool // the drop at the end of --shutdown-timeout
 	state    atomic.Int32
 }
 
@@ -449,6 +452,7 @@ func takeBatch(sub *tailer.Subscription) (b *tailer.Batch, ok, waiting bool) {
 func (st *stream) finish(code int, reason string, err error) {
 	d, s := st.d, st.s
 	st.stopQuit()
+	st.stopKill()
 	st.hb.Stop()
 	s.release()
 	d.reportSent(s.st)
