@@ -88,7 +88,7 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "require this bearer token for /metrics (open when unset)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve https/wss with this certificate (PEM; reloaded on SIGHUP)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
-	fs.IntVar(&cfg.MaxStreams, "max-streams", 10000, "streams open at once; more are refused with 503")
+	fs.IntVar(&cfg.MaxStreams, "max-streams", 0, "streams open at once; more are refused with 503 (default: as many as the open-file limit allows, 2 descriptors each, at most 10000)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 5*time.Second, "on SIGTERM, close streams with 1001 and stop within this time")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiles (/debug/pprof/) on this address; off when unset, keep it on loopback")
 	showVersion := fs.Bool("version", false, "print the version and exit")
@@ -129,7 +129,7 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return cfg, usageError{fmt.Errorf("--log-format %q: want text or json", cfg.LogFormat)}
 	case (cfg.TLSCert == "") != (cfg.TLSKey == ""):
 		return cfg, usageError{errors.New("--tls-cert and --tls-key go together")}
-	case cfg.MaxStreams <= 0:
+	case cfg.MaxStreams < 0, cfg.MaxStreams == 0 && (given(fs, "max-streams") || getenv(envName("max-streams")) != ""):
 		return cfg, usageError{errors.New("--max-streams must be positive")}
 	case cfg.ShutdownTimeout <= 0:
 		return cfg, usageError{errors.New("--shutdown-timeout must be positive")}
@@ -172,6 +172,13 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 		}
 	})
 	return envErr
+}
+
+// given reports whether a flag was on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
 }
 
 // envName is a flag's environment twin: --heartbeat-interval is LOGTAILD_HEARTBEAT_INTERVAL.

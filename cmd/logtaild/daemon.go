@@ -72,6 +72,10 @@ type Daemon struct {
 	token        tokenCheck   // streams, pages, assets
 	metricsToken tokenCheck   // /metrics
 	certs        *certStore   // nil without TLS
+
+	fds   fdBudget   // what the open-file limit allows
+	idle  *idleConns // keep-alive connections waiting for a request
+	short *rateLog   // warnings about running out of descriptors
 }
 
 // New checks the configuration and opens the roots.
@@ -79,18 +83,24 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	box, err := sandbox.New(cfg.Roots...)
+	limit, err := openFileLimit()
 	if err != nil {
 		return nil, err
 	}
-	if cfg.MaxStreams <= 0 {
-		cfg.MaxStreams = 10000
+	fds := newFDBudget(limit)
+	if cfg.MaxStreams, err = maxStreamsFor(cfg.MaxStreams, fds); err != nil {
+		return nil, err
+	}
+	box, err := sandbox.New(cfg.Roots...)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 5 * time.Second
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger, box: box,
-		token: newTokenCheck(cfg.Token), metricsToken: newTokenCheck(cfg.MetricsToken)}
+		token: newTokenCheck(cfg.Token), metricsToken: newTokenCheck(cfg.MetricsToken),
+		fds: fds, idle: newIdleConns(fds.idle), short: &rateLog{log: cfg.Logger, interval: 10 * time.Second}}
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		if d.certs, err = newCertStore(cfg.TLSCert, cfg.TLSKey, cfg.Logger); err != nil {
 			box.Close()
@@ -166,6 +176,7 @@ func (d *Daemon) checkFile(name string) (os.FileInfo, error) {
 // --shutdown-timeout. While it runs, SIGHUP reloads the TLS key pair.
 func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	scheme := "http"
+	ln = &shortListener{Listener: ln, free: d.idle.closeAll, log: d.short, done: make(chan struct{})}
 	if d.certs != nil {
 		ln = tls.NewListener(ln, d.certs.tlsConfig())
 		scheme = "https"
@@ -176,10 +187,14 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           d,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       idleTimeout,
+		WriteTimeout:      writeTimeout,
+		ConnState:         d.idle.state,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
-	d.log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "roots", d.box.Roots(), "version", versionString())
+	d.log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "roots", d.box.Roots(), "version", versionString(),
+		"max_streams", d.cfg.MaxStreams, "open_file_limit", d.fds.limit)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

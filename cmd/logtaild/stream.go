@@ -96,10 +96,15 @@ func (d *Daemon) refuseErr(w http.ResponseWriter, r *http.Request, err error) {
 	status, reason := http.StatusInternalServerError, "cannot read the file"
 	var se *sandbox.Error
 	switch {
+	case outOfFiles(err): // passing: the client tries again (logtail -F does)
+		d.short.warn("out of descriptors: a request refused with 503", "path", r.URL.Path, "err", err)
+		status, reason = http.StatusServiceUnavailable, "out of open files; try again later"
+		w.Header().Set("Retry-After", "1")
 	case errors.As(err, &se):
 		status, reason = se.Status, se.Reason
 	case errors.Is(err, tailer.ErrClosed):
 		status, reason = http.StatusServiceUnavailable, "daemon shutting down"
+		w.Header().Set("Retry-After", "1")
 	default:
 		d.log.Error("cannot serve file", "path", r.URL.Path, "err", err)
 	}
@@ -171,12 +176,14 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.quit.Err() != nil {
+		w.Header().Set("Retry-After", "1")
 		d.refuseStream(w, http.StatusServiceUnavailable, "daemon shutting down")
 		return
 	}
 	// Admit before the upgrade; the slot is freed when the stream ends.
 	if d.streams.Add(1) > int64(d.cfg.MaxStreams) {
 		d.streams.Add(-1)
+		w.Header().Set("Retry-After", "1")
 		d.refuseStream(w, http.StatusServiceUnavailable,
 			fmt.Sprintf("too many streams (--max-streams %d); try again later", d.cfg.MaxStreams))
 		return
