@@ -462,3 +462,51 @@ func TestMaxStreamsFitsTheOpenFileLimit(t *testing.T) {
 		l.survives(t, g0, fd0)
 	})
 }
+
+// TestHugeSparseFile: a 100 GB file of NULs (truncate -s 100G), no newline
+// in it, asked for its last lines and followed, under a 3 GB address-space
+// limit: each request gets its answer, and the daemon survives and serves.
+func TestHugeSparseFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	l := startLimited(t, buildDaemon(t, ""), []string{"--as=3000000000"})
+	g0, fd0 := l.baseline(t)
+	p := filepath.Join(l.root, "s.log")
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, 100<<30); err != nil {
+		t.Skipf("no 100 GB sparse file here: %v", err)
+	}
+	for _, query := range []string{"lines=0", "lines=1", "lines=1&format=json", "tail=1&lines=0", "tail=1&lines=1&format=json"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := wsconn.Dial(ctx, "ws://"+l.addr+p+"?"+query, wsconn.DialOptions{})
+		cancel()
+		if err != nil {
+			t.Fatalf("?%s: %v", query, err)
+		}
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		var got int
+		var end error
+		if strings.Contains(query, "tail=1") {
+			// a followed stream: the first message says where it stands
+			// (json), or nothing comes; either way the daemon must be alive
+			if strings.Contains(query, "json") {
+				m, err := c.Next()
+				got, end = len(m), err
+			}
+			if err := l.healthz(); err != nil {
+				t.Fatalf("?%s: /healthz while followed: %v", query, err)
+			}
+		} else {
+			_, got, end = readMessages(c)
+			if !wsconn.IsClose(end, wsconn.CodeNormal) {
+				t.Errorf("?%s: ended with %v, want close 1000", query, end)
+			}
+		}
+		c.Close()
+		t.Logf("?%s: %d bytes, %v", query, got, end)
+	}
+	l.survives(t, g0, fd0)
+}
