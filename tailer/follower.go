@@ -371,6 +371,9 @@ func (f *follower) end(s *Subscription, err error) {
 // check reads whatever is new, every generation in order, then looks whether
 // the name now leads to another file.
 func (f *follower) check() {
+	if f.hub.starved.Load() {
+		f.dropStalled()
+	}
 	for range 4 { // a look or a cut that finds files may give more to read
 		f.again = false
 		ready := f.readChain()

@@ -59,6 +59,7 @@ func (f *follower) resume(s *Subscription, pos Position) {
 		c.gone = &pos
 	}
 	f.catching[s] = c
+	s.catching.Store(true)
 	f.advance(s, c)
 }
 
@@ -245,7 +246,17 @@ func (src *source) dup(limit int) *source {
 // advance feeds a catching-up subscriber while its queue has room.
 func (f *follower) advance(s *Subscription, c *cursor) {
 	buf := f.buf
-	for f.catching[s] == c && !s.half(s.queued.Load()) { // a send may end s
+	for f.catching[s] == c && !s.catchUpFull() { // a send may end s
+		if !f.hub.catchUpRoom() && f.hub.waitRoom() {
+			// a release anywhere wakes us; so does the stall timer, to
+			// drop the subscribers that hold room and take nothing
+			if f.stallTimer == nil {
+				f.stallTimer = time.AfterFunc(f.hub.cfg.StallAfter, f.wake)
+			} else {
+				f.stallTimer.Reset(f.hub.cfg.StallAfter)
+			}
+			return
+		}
 		if c.src == nil {
 			if len(c.queue) > 0 {
 				c.src, c.queue = c.queue[0], c.queue[1:]
@@ -315,12 +326,32 @@ func (f *follower) advance(s *Subscription, c *cursor) {
 	}
 }
 
+// dropStalled ends, while resuming clients wait for catch-up room, the
+// subscribers that hold some and have taken nothing for StallAfter (a client
+// that stopped reading): ErrSlow, they resume later. Without it, a few
+// such clients would hold every other resume up for as long as they stay.
+func (f *follower) dropStalled() {
+	now := time.Now().UnixNano()
+	stall := int64(f.hub.cfg.StallAfter)
+	for s := range f.subs { // joined, with catch-up batches still queued
+		if s.held.Load() > 0 && now-s.lastTaken.Load() >= stall {
+			f.end(s, ErrSlow)
+		}
+	}
+	for s := range f.catching {
+		if s.held.Load() > 0 && now-s.lastTaken.Load() >= stall {
+			f.end(s, ErrSlow)
+		}
+	}
+}
+
 // take queues lines read by the cursor from its source.
 func (c *cursor) take(f *follower, s *Subscription, out lines) {
 	if out.n == 0 {
 		return
 	}
 	b := NewBatch(out.raw, s.html, &c.html)
+	b.catchUp = true
 	b.Sizes = out.sizes
 	b.End = c.src.position(c.src.boundary)
 	f.sendTo(s, b)
@@ -423,6 +454,7 @@ func (f *follower) nextAfter(c *cursor) *source {
 func (f *follower) join(s *Subscription, c *cursor) {
 	c.close()
 	delete(f.catching, s)
+	s.catching.Store(false)
 	f.subs[s] = struct{}{}
 	if s.html {
 		f.htmlSubs++

@@ -23,11 +23,13 @@ type Config struct {
 	MaxLines          int
 	MaxLineBytes      int
 	ClientQueueBytes  int
-	AllowOrigins      []string
-	Grace             time.Duration
-	PollInterval      time.Duration
-	LogFormat         string
-	Logger            *slog.Logger
+	// CatchUpBytes bounds what resuming clients' queues hold, all together.
+	CatchUpBytes int
+	AllowOrigins []string
+	Grace        time.Duration
+	PollInterval time.Duration
+	LogFormat    string
+	Logger       *slog.Logger
 	// Token, when set, is required of streams, pages and assets
 	// (Authorization: Bearer T, or ?token=T); /healthz stays open.
 	Token string
@@ -80,6 +82,7 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	fs.IntVar(&cfg.MaxLines, "max-lines", 10000, "largest lines=N a client may ask for (larger N are capped)")
 	fs.IntVar(&cfg.MaxLineBytes, "max-line-bytes", 1<<20, "cut lines longer than this, marking the cut")
 	fs.IntVar(&cfg.ClientQueueBytes, "client-queue-bytes", 8<<20, "how far (bytes) a client may fall behind the others before it is closed with 1013 to resume")
+	fs.IntVar(&cfg.CatchUpBytes, "catch-up-bytes", 16<<20, "how much (bytes) the queues of clients catching up from a resume position hold, all together; more wait for room")
 	fs.Var(&origins, "allow-origin", "browser origin allowed to open streams besides the daemon's own (repeatable; env: `,`-separated)")
 	fs.DurationVar(&cfg.Grace, "rotate-grace", 5*time.Second, "keep reading a renamed-away log this long")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", time.Second, "look at followed files this often even without inotify events")
@@ -123,6 +126,8 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return cfg, usageError{errors.New("--heartbeat-interval and --heartbeat-timeout must be positive")}
 	case cfg.MaxLines < 0:
 		return cfg, usageError{errors.New("--max-lines must not be negative")}
+	case cfg.CatchUpBytes < 1<<20:
+		return cfg, usageError{errors.New("--catch-up-bytes must be at least 1048576")}
 	case cfg.MaxLineBytes < 1024:
 		return cfg, usageError{errors.New("--max-line-bytes must be at least 1024")}
 	case cfg.LogFormat != "text" && cfg.LogFormat != "json":

@@ -122,6 +122,7 @@ func New(cfg Config) (*Daemon, error) {
 		Grace:        cfg.Grace,
 		MaxLineBytes: cfg.MaxLineBytes,
 		QueueBytes:   cfg.ClientQueueBytes,
+		CatchUpBytes: int64(cfg.CatchUpBytes),
 	})
 	d.web = web.New(web.Config{
 		Roots:        box.Roots(),

@@ -510,3 +510,90 @@ func TestHugeSparseFile(t *testing.T) {
 	}
 	l.survives(t, g0, fd0)
 }
+
+// TestCatchUpMemory: 200 clients resume from offset 0 of a 512 MiB file
+// (from=DEV:INO:0) and each reads 8 MiB of it: what the daemon holds in
+// catch-up is bounded per stream and in total (--catch-up-bytes), so its
+// peak RSS stays far below 200 full queues.
+func TestCatchUpMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and writes a 512 MiB file")
+	}
+	const (
+		fileSize = 512 << 20
+		clients  = 200
+		perRead  = 8 << 20
+		limit    = 128 << 20 // peak RSS allowed
+	)
+	bin := buildDaemon(t, "")
+	root := t.TempDir()
+	p := filepath.Join(root, "big.log")
+	if err := writeLines(p, fileSize); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	from := fmt.Sprintf("%d:%d:0", st.Dev, st.Ino)
+	cmd, addr := startBinary(t, bin, "--root", root)
+	before, err := peakRSS(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			c, err := wsconn.Dial(ctx, "ws://"+addr+p+"?format=text&tail=1&from="+from, wsconn.DialOptions{})
+			cancel()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(2 * time.Minute))
+			for got := 0; got < perRead; {
+				m, err := c.Next()
+				if err != nil {
+					t.Errorf("after %d bytes: %v", got, err)
+					return
+				}
+				got += len(m)
+			}
+		})
+	}
+	wg.Wait()
+	peak, err := peakRSS(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d clients resuming from offset 0 of a %d MiB file, %d MiB read each: daemon peak RSS %.1f MiB (%.1f MiB before)",
+		clients, fileSize>>20, perRead>>20, float64(peak)/(1<<20), float64(before)/(1<<20))
+	if peak >= limit {
+		t.Errorf("daemon peak RSS %.1f MiB, want under %d MiB", float64(peak)/(1<<20), limit>>20)
+	}
+}
+
+// writeLines fills path with n bytes of numbered 100-byte lines, a block at
+// a time.
+func writeLines(path string, n int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	var block []byte
+	for i := 0; len(block) < 1<<20; i++ {
+		block = fmt.Appendf(block, "%-99d\n", i)
+	}
+	block = block[:1<<20/100*100]
+	for n > 0 {
+		w, err := f.Write(block[:min(n, len(block))])
+		if err != nil {
+			f.Close()
+			return err
+		}
+		n -= w
+	}
+	return f.Close()
+}
