@@ -32,7 +32,7 @@ func TestCatchUpBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := testConfig()
-	cfg.CatchUpBytes, cfg.StallAfter = budget, 200*time.Millisecond
+	cfg.CatchUpBytes, cfg.StallAfter = budget, 50*time.Millisecond // dropped after 500 ms
 	h := newTestHub(t, cfg)
 	var idle []*Subscription
 	for range readers - 1 { // never take anything

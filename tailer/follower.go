@@ -306,8 +306,7 @@ func (f *follower) handle(r request) {
 		return
 	}
 	if r.from != nil {
-		f.resume(s, *r.from)
-		r.reply <- nil
+		r.reply <- f.resume(s, *r.from)
 		return
 	}
 	// The last lines end where the follower has got to: the lines after

@@ -331,6 +331,27 @@ func TestOutOfDescriptors(t *testing.T) {
 	if err := os.WriteFile(p, []byte("x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// a followed file, and a position in it to resume from: a resume needs
+	// a descriptor of its own
+	followed := filepath.Join(l.root, "followed.log")
+	if err := os.WriteFile(followed, []byte("y\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	fc, err := wsconn.Dial(ctx, "ws://"+l.addr+followed+"?lines=1&tail=1&format=json", wsconn.DialOptions{})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	fc.SetDeadline(time.Now().Add(10 * time.Second))
+	first, err := fc.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pos, _ := strings.Cut(string(first), `"pos":"`)
+	pos, _, _ = strings.Cut(pos, `"`)
+	g1, fd1 := l.goroutines(t), l.fds(t)
 	// Half a request each: every one holds a descriptor (for the 10 s of
 	// ReadHeaderTimeout, long enough here).
 	var held []net.Conn
@@ -350,27 +371,28 @@ func TestOutOfDescriptors(t *testing.T) {
 		waitFor(t, fmt.Sprintf("the daemon to accept with %d descriptors open", before), func() bool { n = l.fds(t); return n > before })
 	}
 	t.Logf("%d connections hold the daemon's %d descriptors", len(held), limit)
-	for i, query := range []string{"lines=1", "lines=1&tail=1"} {
+	for i, target := range []string{p + "?lines=1", p + "?lines=1&tail=1", followed + "?tail=1&format=json&from=" + pos} {
 		nc, err := net.Dial("tcp", l.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		nc.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(nc, "GET %s?%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", p, query, l.addr)
+		fmt.Fprintf(nc, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", target, l.addr)
+		query := target[strings.IndexByte(target, '?'):]
 		if i == 0 { // one descriptor free, for the connection
 			held[0].Close()
 			held = held[1:]
 		}
 		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
 		if err != nil {
-			t.Fatalf("?%s: %v", query, err)
+			t.Fatalf("%s: %v", query, err)
 		}
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		nc.Close() // its descriptor is the next request's
-		t.Logf("?%s with no descriptor left: %d %q, Retry-After %q", query, resp.StatusCode, body, resp.Header.Get("Retry-After"))
+		t.Logf("%s with no descriptor left: %d %q, Retry-After %q", query, resp.StatusCode, body, resp.Header.Get("Retry-After"))
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-			t.Errorf("?%s: %d %q, want 503 with Retry-After", query, resp.StatusCode, body)
+			t.Errorf("%s: %d %q, want 503 with Retry-After", query, resp.StatusCode, body)
 		}
 	}
 	for _, nc := range held {
@@ -380,6 +402,8 @@ func TestOutOfDescriptors(t *testing.T) {
 	if n := l.logLines("too many open files"); n > 4 {
 		t.Errorf("%d log lines about too many open files", n)
 	}
+	l.survives(t, g1, fd1)
+	fc.Close()
 	l.survives(t, g0, fd0)
 }
 
@@ -512,7 +536,7 @@ func TestHugeSparseFile(t *testing.T) {
 }
 
 // TestCatchUpMemory: 200 clients resume from offset 0 of a 512 MiB file
-// (from=DEV:INO:0) and each reads 8 MiB of it: what the daemon holds in
+// (from=DEV:INO:0) and each reads 2 MiB of it: what the daemon holds in
 // catch-up is bounded per stream and in total (--catch-up-bytes), so its
 // peak RSS stays far below 200 full queues.
 func TestCatchUpMemory(t *testing.T) {
@@ -522,7 +546,7 @@ func TestCatchUpMemory(t *testing.T) {
 	const (
 		fileSize = 512 << 20
 		clients  = 200
-		perRead  = 8 << 20
+		perRead  = 2 << 20
 		limit    = 128 << 20 // peak RSS allowed
 	)
 	bin := buildDaemon(t, "")
