@@ -306,8 +306,7 @@ func (f *follower) handle(r request) {
 		return
 	}
 	if r.from != nil {
-		f.resume(s, *r.from)
-		r.reply <- nil
+		r.reply <- f.resume(s, *r.from)
 		return
 	}
 	// The last lines end where the follower has got to: the lines after
@@ -371,6 +370,9 @@ func (f *follower) end(s *Subscription, err error) {
 // check reads whatever is new, every generation in order, then looks whether
 // the name now leads to another file.
 func (f *follower) check() {
+	if f.hub.starved.Load() {
+		f.dropStalled()
+	}
 	for range 4 { // a look or a cut that finds files may give more to read
 		f.again = false
 		ready := f.readChain()

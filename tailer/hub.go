@@ -40,6 +40,11 @@ type Config struct {
 	// MaxLineBytes cuts longer lines (the rest of the line is dropped and the
 	// cut is marked). Default 1 MiB.
 	MaxLineBytes int
+	// CatchUpBytes bounds the bytes held, all subscribers together, in
+	// the queues of subscribers catching up from a resume position (each
+	// also holds at most catchUpQueue): resuming clients wait for room
+	// rather than pile up memory. Default 16 MiB.
+	CatchUpBytes int64
 	// OnEvent, when set, is called from a follower's goroutine with each event
 	// it sends (EventRotated, EventTruncated, EventGap): once per file for
 	// the events of the file, however many subscribers it has, and once per
@@ -67,6 +72,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxLineBytes <= 0 {
 		c.MaxLineBytes = 1 << 20
 	}
+	if c.CatchUpBytes <= 0 {
+		c.CatchUpBytes = 16 << 20
+	}
 	return c
 }
 
@@ -89,6 +97,8 @@ type Batch struct {
 	Reason string
 	File   string
 	Bytes  int64
+
+	catchUp bool // read by a cursor for one subscriber: counted in Hub.catchUp
 
 	jsonOnce     sync.Once
 	jsonLines    []byte
@@ -128,6 +138,33 @@ type Hub struct {
 	wg        sync.WaitGroup
 
 	active atomic.Int64 // followers running, for metrics and tests
+
+	catchUp atomic.Int64 // bytes of catch-up batches queued and not yet released
+	starved atomic.Bool  // a cursor waits for catch-up room
+}
+
+// catchUpRoom reports whether cursors may queue more.
+func (h *Hub) catchUpRoom() bool { return h.catchUp.Load() < h.cfg.CatchUpBytes }
+
+// waitRoom says a cursor has to wait for catch-up room; false when there is
+// room after all (freed meanwhile). Set before it looks again, so that the
+// release that makes room sees it and wakes the followers.
+func (h *Hub) waitRoom() bool {
+	h.starved.Store(true)
+	return !h.catchUpRoom()
+}
+
+// releaseCatchUp gives back n bytes of catch-up room, waking the followers
+// when a cursor waits for it.
+func (h *Hub) releaseCatchUp(n int64) {
+	h.catchUp.Add(-n)
+	if h.starved.Load() && h.catchUpRoom() && h.starved.CompareAndSwap(true, false) {
+		h.mu.Lock()
+		for _, f := range h.followers {
+			f.wake()
+		}
+		h.mu.Unlock()
+	}
 }
 
 // NewHub returns a Hub; Close stops its followers.
@@ -265,8 +302,12 @@ type Subscription struct {
 	// empty queue (UnixNano): one that takes nothing for StallAfter while it
 	// has something to take no longer paces the follower.
 	lastTaken atomic.Int64
-	err       error // set by the follower before it closes c
-	once      sync.Once
+	// held is the bytes of catch-up batches in c (see Hub.catchUp);
+	// endedQueue after end. catching is set while a cursor feeds it.
+	held     atomic.Int64
+	catching atomic.Bool
+	err      error // set by the follower before it closes c
+	once     sync.Once
 }
 
 // Err is why C was closed: ErrSlow, ErrClosed, or a read error. Valid once C
@@ -276,9 +317,26 @@ func (s *Subscription) Err() error { return s.err }
 // Release tells the follower that b has left the subscriber's queue.
 func (s *Subscription) Release(b *Batch) {
 	s.lastTaken.Store(time.Now().UnixNano())
-	if _, drained := s.charge(-s.cost(b)); drained {
+	if b.catchUp && s.held.Add(-b.size()) >= 0 {
+		s.f.hub.releaseCatchUp(b.size())
+	}
+	c := s.cost(b)
+	q, drained := s.charge(-c)
+	if drained || s.catching.Load() && q < catchUpQueue && q+c >= catchUpQueue {
 		s.f.wake() // the follower may be waiting for us to catch up
 	}
+}
+
+// catchUpQueue bounds what a cursor queues for its subscriber (as charged,
+// see queueBatches), below the half of QueueBytes a live one may hold: a
+// resume reads ahead a few blocks, not megabytes, times every resuming
+// client.
+const catchUpQueue = 512 << 10
+
+// catchUpFull reports whether a catching-up subscriber's queue is full.
+func (s *Subscription) catchUpFull() bool {
+	q := s.queued.Load()
+	return q >= catchUpQueue || s.half(q)
 }
 
 // ended is what queued is set to when a subscription ends: far below any
@@ -307,10 +365,14 @@ func (s *Subscription) charge(n int64) (q int64, drained bool) {
 	return q, false
 }
 
-// drop takes an ending subscription out of the count of half-full queues.
+// drop takes an ending subscription out of the count of half-full queues,
+// and gives back the catch-up room its queue held.
 func (s *Subscription) drop() {
 	if s.half(s.queued.Swap(endedQueue)) {
 		s.f.full.Add(-1)
+	}
+	if n := s.held.Swap(endedQueue); n > 0 {
+		s.f.hub.releaseCatchUp(n)
 	}
 }
 
@@ -336,11 +398,19 @@ func (s *Subscription) offer(b *Batch, now int64) bool {
 	if q == c { // it had nothing to take until now: not idle so far
 		s.lastTaken.Store(now)
 	}
+	if b.catchUp { // counted before the subscriber can take it and Release it
+		s.held.Add(b.size())
+		s.f.hub.catchUp.Add(b.size())
+	}
 	select {
 	case s.c <- b:
 		s.notify()
 		return true
 	default:
+		if b.catchUp {
+			s.held.Add(-b.size())
+			s.f.hub.releaseCatchUp(b.size())
+		}
 		return false
 	}
 }

@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,12 +41,16 @@ func (c *cursor) close() {
 // its identity (app.log.1 after logrotate, even when the daemon restarted in
 // between). If it is none of these, the lines after pos are lost: s is told
 // with a gap event and goes on with the generations that came after it.
-func (f *follower) resume(s *Subscription, pos Position) {
+func (f *follower) resume(s *Subscription, pos Position) error {
 	c := &cursor{asof: pos.Asof}
 	if pos.Tagged {
 		c.pos = &pos
 	}
 	src, why := f.openAt(pos)
+	if why == outOfFiles {
+		// not a loss: the client is refused for now (503) and tries again
+		return fmt.Errorf("resuming %s: %w", f.name, syscall.EMFILE)
+	}
 	if src != nil {
 		src.expect(pos.Offset)
 		c.src = src
@@ -59,8 +64,18 @@ func (f *follower) resume(s *Subscription, pos Position) {
 		c.gone = &pos
 	}
 	f.catching[s] = c
+	s.catching.Store(true)
 	f.advance(s, c)
+	return nil
 }
+
+// catchUpStalls is how many StallAfter a subscriber holding catch-up room
+// may take nothing before dropStalled drops it: as long as a write to a
+// client that reads nothing may take.
+const catchUpStalls = 10
+
+// outOfFiles is openAt's reason when the process has no descriptor left.
+const outOfFiles = "out of file descriptors"
 
 // openAt opens the file pos names, or says why it cannot.
 func (f *follower) openAt(pos Position) (*source, string) {
@@ -76,7 +91,7 @@ func (f *follower) openAt(pos Position) (*source, string) {
 		if src := g.dup(f.hub.cfg.MaxLineBytes); src != nil {
 			return src, ""
 		}
-		return nil, "out of file descriptors"
+		return nil, outOfFiles
 	}
 	gone := fmt.Sprintf("the file at %s is gone; the lines written to it after that position are lost", pos)
 	dir := filepath.Dir(f.name)
@@ -93,6 +108,9 @@ func (f *follower) openAt(pos Position) (*source, string) {
 			continue
 		}
 		file, fs, err := f.openAs(p, id)
+		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+			return nil, outOfFiles
+		}
 		if err != nil {
 			return nil, gone
 		}
@@ -245,7 +263,17 @@ func (src *source) dup(limit int) *source {
 // advance feeds a catching-up subscriber while its queue has room.
 func (f *follower) advance(s *Subscription, c *cursor) {
 	buf := f.buf
-	for f.catching[s] == c && !s.half(s.queued.Load()) { // a send may end s
+	for f.catching[s] == c && !s.catchUpFull() { // a send may end s
+		if !f.hub.catchUpRoom() && f.hub.waitRoom() {
+			// a release anywhere wakes us; so does the stall timer, to
+			// drop the subscribers that hold room and take nothing
+			if f.stallTimer == nil {
+				f.stallTimer = time.AfterFunc(f.hub.cfg.StallAfter, f.wake)
+			} else {
+				f.stallTimer.Reset(f.hub.cfg.StallAfter)
+			}
+			return
+		}
 		if c.src == nil {
 			if len(c.queue) > 0 {
 				c.src, c.queue = c.queue[0], c.queue[1:]
@@ -315,12 +343,33 @@ func (f *follower) advance(s *Subscription, c *cursor) {
 	}
 }
 
+// dropStalled ends, while resuming clients wait for catch-up room, the
+// subscribers that hold some and have taken nothing for catchUpStalls ×
+// StallAfter (a client that stopped reading; a busy one may pause for a
+// second): ErrSlow, they resume later. Without it, a few such clients would
+// hold every other resume up for as long as they stay.
+func (f *follower) dropStalled() {
+	now := time.Now().UnixNano()
+	stall := catchUpStalls * int64(f.hub.cfg.StallAfter)
+	for s := range f.subs { // joined, with catch-up batches still queued
+		if s.held.Load() > 0 && now-s.lastTaken.Load() >= stall {
+			f.end(s, ErrSlow)
+		}
+	}
+	for s := range f.catching {
+		if s.held.Load() > 0 && now-s.lastTaken.Load() >= stall {
+			f.end(s, ErrSlow)
+		}
+	}
+}
+
 // take queues lines read by the cursor from its source.
 func (c *cursor) take(f *follower, s *Subscription, out lines) {
 	if out.n == 0 {
 		return
 	}
 	b := NewBatch(out.raw, s.html, &c.html)
+	b.catchUp = true
 	b.Sizes = out.sizes
 	b.End = c.src.position(c.src.boundary)
 	f.sendTo(s, b)
@@ -423,6 +472,7 @@ func (f *follower) nextAfter(c *cursor) *source {
 func (f *follower) join(s *Subscription, c *cursor) {
 	c.close()
 	delete(f.catching, s)
+	s.catching.Store(false)
 	f.subs[s] = struct{}{}
 	if s.html {
 		f.htmlSubs++

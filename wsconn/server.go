@@ -271,7 +271,8 @@ func (c *Conn) Close(code int, reason string) error {
 }
 
 // Abort closes the connection without a close frame (the peer is dead) and
-// waits for the reader goroutine to end.
+// waits for the reader goroutine to end. Unlike the writes, it may be called
+// from any goroutine: a write under way then fails at once.
 func (c *Conn) Abort() {
 	c.closed.Do(func() {
 		close(c.quit)
@@ -429,7 +430,8 @@ func (c *Conn) linger(skip int64) {
 }
 
 // closeEvent checks a close frame's payload: the peer's code is echoed, a
-// malformed one is answered with 1002.
+// malformed one, or a code RFC 6455 section 7.4 does not let an endpoint
+// send (gobwas/ws passes 5000 and above), is answered with 1002.
 func closeEvent(payload []byte) Event {
 	if len(payload) == 0 {
 		return Event{Kind: PeerClose, Code: CodeNormal}
@@ -438,6 +440,9 @@ func closeEvent(payload []byte) Event {
 		return Event{Kind: Broken, Code: CodeProtocolError, Reason: "malformed close frame"}
 	}
 	code, reason := ws.ParseCloseFrameData(payload)
+	if code >= 5000 {
+		return Event{Kind: Broken, Code: CodeProtocolError, Reason: fmt.Sprintf("close code %d is not defined", code)}
+	}
 	if err := ws.CheckCloseFrameData(code, reason); err != nil {
 		if errors.Is(err, ws.ErrProtocolInvalidUTF8) {
 			return Event{Kind: Broken, Code: CodeInvalidData, Reason: err.Error()}

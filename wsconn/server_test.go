@@ -3,6 +3,7 @@ package wsconn
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net"
 	"net/http"
 	"testing"
@@ -79,5 +80,70 @@ func TestFramesSentWithTheHandshake(t *testing.T) {
 	}
 	if f.Header.OpCode != ws.OpPong || string(f.Payload) != "early" {
 		t.Errorf("got %v %q, want the pong of the early ping", f.Header.OpCode, f.Payload)
+	}
+}
+
+// A client's close code is echoed only when RFC 6455 section 7.4 lets an
+// endpoint send it: 1000-1003, 1007-1011, the registered 1012-1014, and
+// 3000-4999 for libraries and applications. Any other code, 5000 and above
+// included, is a protocol error answered with 1002.
+func TestPeerCloseCodes(t *testing.T) {
+	tests := []struct {
+		code int
+		kind EventKind
+		want int
+	}{
+		{1000, PeerClose, 1000},
+		{1001, PeerClose, 1001},
+		{1003, PeerClose, 1003},
+		{1011, PeerClose, 1011},
+		{3000, PeerClose, 3000},
+		{4999, PeerClose, 4999},
+		{999, Broken, CodeProtocolError},
+		{1004, Broken, CodeProtocolError},
+		{1005, Broken, CodeProtocolError},
+		{1006, Broken, CodeProtocolError},
+		{1015, Broken, CodeProtocolError},
+		{2999, Broken, CodeProtocolError},
+		{5000, Broken, CodeProtocolError},
+		{65535, Broken, CodeProtocolError},
+	}
+	events := make(chan Event, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Upgrade(w, r, Config{}, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		ev := <-c.Events()
+		c.Abort()
+		events <- ev
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	for _, tt := range tests {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(nc, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+		if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("handshake: %v %v", resp, err)
+		}
+		body := ws.NewCloseFrameBody(ws.StatusCode(tt.code), "")
+		ws.WriteFrame(nc, ws.MaskFrameWith(ws.NewCloseFrame(body), [4]byte{1, 2, 3, 4}))
+		ev := <-events
+		nc.Close()
+		if ev.Kind != tt.kind || ev.Code != tt.want {
+			t.Errorf("close %d: event %v with code %d, want %v with %d", tt.code, ev.Kind, ev.Code, tt.kind, tt.want)
+		}
 	}
 }

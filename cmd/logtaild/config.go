@@ -24,11 +24,13 @@ type Config struct {
 	MaxLines          int
 	MaxLineBytes      int
 	ClientQueueBytes  int
-	AllowOrigins      []string
-	Grace             time.Duration
-	PollInterval      time.Duration
-	LogFormat         string
-	Logger            *slog.Logger
+	// CatchUpBytes bounds what resuming clients' queues hold, all together.
+	CatchUpBytes int
+	AllowOrigins []string
+	Grace        time.Duration
+	PollInterval time.Duration
+	LogFormat    string
+	Logger       *slog.Logger
 	// Token, when set, is required of streams, pages and assets
 	// (Authorization: Bearer T, or ?token=T); /healthz stays open.
 	Token string
@@ -88,6 +90,7 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	fs.IntVar(&cfg.MaxLineBytes, "max-line-bytes", 1<<20, "cut lines longer than this, marking the cut")
 	fs.IntVar(&cfg.ClientQueueBytes, "client-queue-bytes", 8<<20, "how far (bytes) a client may fall behind the others before it is closed with 1013 to resume")
 	fs.Var(&hosts, "allow-host", "host name browsers use to reach the daemon besides IP addresses and localhost, e.g. the name behind a proxy (repeatable; *.domain for its subdomains, * for any; env: `,`-separated)")
+	fs.IntVar(&cfg.CatchUpBytes, "catch-up-bytes", 16<<20, "how much (bytes) the queues of clients catching up from a resume position hold, all together; more wait for room")
 	fs.Var(&origins, "allow-origin", "browser origin allowed to open streams besides the daemon's own (repeatable; env: `,`-separated)")
 	fs.DurationVar(&cfg.Grace, "rotate-grace", 5*time.Second, "keep reading a renamed-away log this long")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", time.Second, "look at followed files this often even without inotify events")
@@ -98,7 +101,7 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	metricsTokenFile := fs.String("metrics-token-file", "", "read --metrics-token from this file (its first line)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve https/wss with this certificate (PEM; reloaded on SIGHUP)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
-	fs.IntVar(&cfg.MaxStreams, "max-streams", 10000, "streams open at once; more are refused with 503")
+	fs.IntVar(&cfg.MaxStreams, "max-streams", 0, "streams open at once; more are refused with 503 (default: as many as the open-file limit allows, 2 descriptors each, at most 10000)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 5*time.Second, "on SIGTERM, close streams with 1001 and stop within this time")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiles (/debug/pprof/) on this address; off when unset, keep it on loopback")
 	fs.IntVar(&cfg.IndexMaxEntries, "index-max-entries", 100_000, "the index stops walking the roots after this many entries (files, directories, links) and says so")
@@ -145,13 +148,15 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return cfg, usageError{errors.New("--heartbeat-interval and --heartbeat-timeout must be positive")}
 	case cfg.MaxLines < 0:
 		return cfg, usageError{errors.New("--max-lines must not be negative")}
+	case cfg.CatchUpBytes < 1<<20:
+		return cfg, usageError{errors.New("--catch-up-bytes must be at least 1048576")}
 	case cfg.MaxLineBytes < 1024:
 		return cfg, usageError{errors.New("--max-line-bytes must be at least 1024")}
 	case cfg.LogFormat != "text" && cfg.LogFormat != "json":
 		return cfg, usageError{fmt.Errorf("--log-format %q: want text or json", cfg.LogFormat)}
 	case (cfg.TLSCert == "") != (cfg.TLSKey == ""):
 		return cfg, usageError{errors.New("--tls-cert and --tls-key go together")}
-	case cfg.MaxStreams <= 0:
+	case cfg.MaxStreams < 0, cfg.MaxStreams == 0 && (given(fs, "max-streams") || getenv(envName("max-streams")) != ""):
 		return cfg, usageError{errors.New("--max-streams must be positive")}
 	case cfg.ShutdownTimeout <= 0:
 		return cfg, usageError{errors.New("--shutdown-timeout must be positive")}
@@ -221,6 +226,13 @@ func readToken(flag, file string, dst *string) error {
 		return fmt.Errorf("--%s-file %s: the file's first line is empty", flag, file)
 	}
 	return nil
+}
+
+// given reports whether a flag was on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
 }
 
 // envName is a flag's environment twin: --heartbeat-interval is LOGTAILD_HEARTBEAT_INTERVAL.

@@ -20,7 +20,7 @@ func TestEnvTwins(t *testing.T) {
 		check func(t *testing.T, c Config)
 	}{
 		{"defaults", []string{"--root", root1}, nil, func(t *testing.T, c Config) {
-			if c.Addr != "127.0.0.1:8080" || c.MaxStreams != 10000 || c.ShutdownTimeout != 5*time.Second || c.Token != "" {
+			if c.Addr != "127.0.0.1:8080" || c.MaxStreams != 0 /* derived from the open-file limit */ || c.ShutdownTimeout != 5*time.Second || c.Token != "" {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},

@@ -62,6 +62,10 @@ type Daemon struct {
 	wg   sync.WaitGroup // streams in flight
 	quit context.Context
 	stop context.CancelFunc
+	// kill ends when --shutdown-timeout is up: every stream still open is
+	// then dropped, even one stuck in a write to a client that never reads.
+	kill    context.Context
+	killAll context.CancelFunc
 
 	metrics      *metrics.Metrics
 	streams      atomic.Int64 // streams admitted (under --max-streams) and not yet ended
@@ -69,6 +73,10 @@ type Daemon struct {
 	metricsToken tokenCheck   // /metrics
 	certs        *certStore   // nil without TLS
 	hosts        hostPolicy   // which Host headers are answered
+
+	fds   fdBudget   // what the open-file limit allows
+	idle  *idleConns // keep-alive connections waiting for a request
+	short *rateLog   // warnings about running out of descriptors
 }
 
 // New checks the configuration and opens the roots.
@@ -76,12 +84,17 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	box, err := sandbox.New(cfg.Roots...)
+	limit, err := openFileLimit()
 	if err != nil {
 		return nil, err
 	}
-	if cfg.MaxStreams <= 0 {
-		cfg.MaxStreams = 10000
+	fds := newFDBudget(limit)
+	if cfg.MaxStreams, err = maxStreamsFor(cfg.MaxStreams, fds); err != nil {
+		return nil, err
+	}
+	box, err := sandbox.New(cfg.Roots...)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 5 * time.Second
@@ -92,7 +105,8 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger, box: box, hosts: hosts,
-		token: newTokenCheck(cfg.Token, true), metricsToken: newTokenCheck(cfg.MetricsToken, false)}
+		token: newTokenCheck(cfg.Token, true), metricsToken: newTokenCheck(cfg.MetricsToken, false),
+		fds: fds, idle: newIdleConns(fds.idle), short: &rateLog{log: cfg.Logger, interval: 10 * time.Second}}
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		if d.certs, err = newCertStore(cfg.TLSCert, cfg.TLSKey, cfg.Logger); err != nil {
 			box.Close()
@@ -114,6 +128,7 @@ func New(cfg Config) (*Daemon, error) {
 		Grace:        cfg.Grace,
 		MaxLineBytes: cfg.MaxLineBytes,
 		QueueBytes:   cfg.ClientQueueBytes,
+		CatchUpBytes: int64(cfg.CatchUpBytes),
 	})
 	d.web = web.New(web.Config{
 		Roots:        box.Roots(),
@@ -124,6 +139,7 @@ func New(cfg Config) (*Daemon, error) {
 		Version:      versionString(),
 	})
 	d.quit, d.stop = context.WithCancel(context.Background())
+	d.kill, d.killAll = context.WithCancel(context.Background())
 	return d, nil
 }
 
@@ -176,6 +192,7 @@ func (d *Daemon) checkFile(name string) (os.FileInfo, error) {
 // --shutdown-timeout. While it runs, SIGHUP reloads the TLS key pair.
 func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	scheme := "http"
+	ln = &shortListener{Listener: ln, free: d.idle.closeAll, log: d.short, done: make(chan struct{})}
 	if d.certs != nil {
 		ln = tls.NewListener(ln, d.certs.tlsConfig())
 		scheme = "https"
@@ -186,10 +203,14 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           d,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       idleTimeout,
+		WriteTimeout:      writeTimeout,
+		ConnState:         d.idle.state,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
-	d.log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "roots", d.box.Roots(), "version", versionString())
+	d.log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "roots", d.box.Roots(), "version", versionString(),
+		"max_streams", d.cfg.MaxStreams, "open_file_limit", d.fds.limit)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -207,7 +228,11 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	d.stop() // streams start closing with 1001 while the server stops accepting
 	err := srv.Shutdown(shutCtx)
 	<-errc
-	d.stopStreams() // streams are hijacked: Shutdown does not wait for them
+	// streams are hijacked: Shutdown does not wait for them; those still
+	// open when the time is up are dropped
+	dropLate := context.AfterFunc(shutCtx, d.killAll)
+	d.stopStreams()
+	dropLate()
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}

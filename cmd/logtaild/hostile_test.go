@@ -179,6 +179,7 @@ var frameCases = []struct {
 	{"close with a 1-byte body", []frame{{fin: true, op: 0x8, payload: []byte{3}}}, 1002},
 	{"close with code 999", []frame{{fin: true, op: 0x8, payload: closeBody(999, "")}}, 1002},
 	{"close with reserved code 1005", []frame{{fin: true, op: 0x8, payload: closeBody(1005, "")}}, 1002},
+	{"close with code 5000", []frame{{fin: true, op: 0x8, payload: closeBody(5000, "")}}, 1002},
 	{"close with invalid UTF-8 reason", []frame{{fin: true, op: 0x8, payload: closeBody(1000, "\xff")}}, 1007},
 	{"message over 64 KiB, announced 100 MB", []frame{{fin: true, op: 0x2, length: 100 << 20, payload: []byte("only this")}}, 1009},
 	{"fragments that wrap the length past 2^63", []frame{{op: 0x2, payload: []byte("0123456789")}, {fin: true, op: 0x0, length: 1<<63 - 5, payload: []byte("x")}}, 1009},

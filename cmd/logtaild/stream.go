@@ -96,10 +96,15 @@ func (d *Daemon) refuseErr(w http.ResponseWriter, r *http.Request, err error) {
 	status, reason := http.StatusInternalServerError, "cannot read the file"
 	var se *sandbox.Error
 	switch {
+	case outOfFiles(err): // passing: the client tries again (logtail -F does)
+		d.short.warn("out of descriptors: a request refused with 503", "path", r.URL.Path, "err", err)
+		status, reason = http.StatusServiceUnavailable, "out of open files; try again later"
+		w.Header().Set("Retry-After", "1")
 	case errors.As(err, &se):
 		status, reason = se.Status, se.Reason
 	case errors.Is(err, tailer.ErrClosed):
 		status, reason = http.StatusServiceUnavailable, "daemon shutting down"
+		w.Header().Set("Retry-After", "1")
 	default:
 		d.log.Error("cannot serve file", "path", r.URL.Path, "err", err)
 	}
@@ -171,12 +176,14 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.quit.Err() != nil {
+		w.Header().Set("Retry-After", "1")
 		d.refuseStream(w, http.StatusServiceUnavailable, "daemon shutting down")
 		return
 	}
 	// Admit before the upgrade; the slot is freed when the stream ends.
 	if d.streams.Add(1) > int64(d.cfg.MaxStreams) {
 		d.streams.Add(-1)
+		w.Header().Set("Retry-After", "1")
 		d.refuseStream(w, http.StatusServiceUnavailable,
 			fmt.Sprintf("too many streams (--max-streams %d); try again later", d.cfg.MaxStreams))
 		return
@@ -232,6 +239,7 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 		d.log.Info("handshake failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
+	defer context.AfterFunc(d.kill, c.Abort)()
 	st := d.opened(r, name, q)
 	s := newSender(c, q, st)
 	defer s.release()
@@ -274,6 +282,7 @@ func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q q
 	}
 	st.s, st.sub, st.hb = newSender(c, q, d.opened(r, name, q)), sub, hb
 	st.stopQuit = context.AfterFunc(d.quit, st.kick)
+	st.stopKill = context.AfterFunc(d.kill, c.Abort)
 	// The handler returns: net/http's connection goroutine, its stack and the
 	// request go away. From here the stream runs only when kicked.
 	go st.run()
@@ -292,6 +301,7 @@ type stream struct {
 	hb       *heartbeat.Monitor
 	done     func()
 	stopQuit func() bool
+	stopKill func() bool // the drop at the end of --shutdown-timeout
 	state    atomic.Int32
 }
 
@@ -449,6 +459,7 @@ func takeBatch(sub *tailer.Subscription) (b *tailer.Batch, ok, waiting bool) {
 func (st *stream) finish(code int, reason string, err error) {
 	d, s := st.d, st.s
 	st.stopQuit()
+	st.stopKill()
 	st.hb.Stop()
 	s.release()
 	d.reportSent(s.st)

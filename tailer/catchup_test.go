@@ -1,0 +1,81 @@
+package tailer
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestCatchUpBounded: subscribers resuming from the start of a file hold
+// at most catchUpQueue each and CatchUpBytes all together (give or take
+// the batch being read); those that stop taking are dropped (ErrSlow, they
+// resume) once others wait for room, and the one that reads gets every line,
+// in order.
+func TestCatchUpBounded(t *testing.T) {
+	const (
+		budget  = 1 << 20
+		readers = 8
+		batch   = readBlock + 64 // a read block, and what a cut line adds
+	)
+	name := filepath.Join(t.TempDir(), "app.log")
+	content := numbered("line", 0, 100_000) // about 1 MB
+	appendTo(t, name, content)
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := PositionAt(f, 0)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.CatchUpBytes, cfg.StallAfter = budget, 50*time.Millisecond // dropped after 500 ms
+	h := newTestHub(t, cfg)
+	var idle []*Subscription
+	for range readers - 1 { // never take anything
+		s, err := h.Subscribe(name, Options{From: &start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		idle = append(idle, s)
+	}
+	waitFor(t, "the idle subscribers to fill the budget", timeout, func() bool { return h.catchUp.Load() >= budget-batch })
+	if held := h.catchUp.Load(); held > budget+batch {
+		t.Errorf("catch-up holds %d bytes, budget %d", held, budget)
+	}
+	for i, s := range idle {
+		if q := s.queued.Load(); q > catchUpQueue+s.minCost {
+			t.Errorf("subscriber %d: %d queued while catching up, want at most %d", i, q, catchUpQueue)
+		}
+	}
+	r := subscribe(t, h, name, Options{From: &start})
+	for len(r.lines) < 100_000 {
+		r.next()
+		if held := h.catchUp.Load(); held > budget+batch {
+			t.Fatalf("catch-up holds %d bytes, budget %d", held, budget)
+		}
+	}
+	wantLines(t, r.lines, content)
+	dropped := 0
+	for i, s := range idle {
+		if s.queued.Load() >= 0 {
+			continue // it held no room anyone waited for
+		}
+		dropped++
+		if err := ended(t, s); !errors.Is(err, ErrSlow) {
+			t.Errorf("idle subscriber %d: %v, want ErrSlow", i, err)
+		}
+	}
+	if dropped == 0 {
+		t.Error("no idle subscriber dropped: the reader got room all the same?")
+	}
+	t.Logf("%d of %d idle subscribers dropped", dropped, len(idle))
+	for _, s := range idle {
+		s.Close()
+	}
+	waitFor(t, "the budget to be free", timeout, func() bool { return h.catchUp.Load() == 0 })
+}
