@@ -2,8 +2,10 @@ package tailer
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,4 +80,34 @@ func TestCatchUpBounded(t *testing.T) {
 		s.Close()
 	}
 	waitFor(t, "the budget to be free", timeout, func() bool { return h.catchUp.Load() == 0 })
+}
+
+// Asking for more last lines than one batch should hold (lines × their
+// length beyond inlineLast) gives them through a cursor, bounded as a
+// resume's catch-up: every one of the last n lines, then the lines written
+// meanwhile, none lost or repeated at the seam, and no batch larger than a
+// read block and a line.
+func TestManyLastLinesCatchUp(t *testing.T) {
+	const total, n = 20_000, 15_000
+	long := strings.Repeat("x", 300)
+	var content strings.Builder
+	for i := range total { // 6 MB
+		fmt.Fprintf(&content, "old %d %s\n", i, long)
+	}
+	want := strings.Join(strings.SplitAfter(content.String(), "\n")[total-n:total], "") + numbered("new", 0, 100)
+	h := newTestHub(t, testConfig())
+	for _, html := range []bool{false, true} {
+		name := filepath.Join(t.TempDir(), "app.log")
+		appendTo(t, name, content.String())
+		r := subscribe(t, h, name, Options{Lines: n, HTML: html})
+		appendTo(t, name, numbered("new", 0, 100))
+		for len(r.lines) < n+100 {
+			if b := r.next(); len(b.Raw) > readBlock+len(long)+64 {
+				t.Fatalf("html=%v: a batch of %d bytes: the last lines came whole", html, len(b.Raw))
+			}
+		}
+		wantLines(t, r.lines, want)
+		r.s.Close()
+	}
+	waitFor(t, "the catch-up budget to be free", timeout, func() bool { return h.catchUp.Load() == 0 })
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -312,7 +313,27 @@ func (f *follower) handle(r request) {
 	// The last lines end where the follower has got to: the lines after
 	// them are the ones it sends next.
 	if src := f.frontier(); src != nil {
-		last, err := LastLines(src.file, src.boundary, r.lines, f.hub.cfg.MaxLineBytes)
+		limit := f.hub.cfg.MaxLineBytes
+		start, front, stop, _, err := lastSpan(src.file, src.boundary, r.lines, limit)
+		if err == nil && stop-start > inlineLast {
+			// Many or long lines: the subscriber catches up from their start
+			// as a resume does, a queue at a time, instead of in one batch
+			// as large as lines × MaxLineBytes.
+			cs := src.dup(limit)
+			if cs == nil {
+				r.reply <- fmt.Errorf("reading %s: %w", f.name, syscall.EMFILE)
+				return
+			}
+			cs.seek(start)
+			cs.sp.front = front
+			c := &cursor{src: cs}
+			f.catching[s] = c
+			s.catching.Store(true)
+			f.advance(s, c)
+			r.reply <- nil
+			return
+		}
+		last, err := LastLines(src.file, src.boundary, r.lines, limit)
 		if err != nil {
 			r.reply <- fmt.Errorf("reading %s: %w", f.name, err)
 			return
@@ -331,6 +352,10 @@ func (f *follower) handle(r request) {
 	f.subs[s] = struct{}{}
 	r.reply <- nil
 }
+
+// inlineLast is the most bytes of last lines a new subscriber gets in one
+// batch; more come through a cursor, bounded as a resume's catch-up is.
+const inlineLast = 256 << 10
 
 // frontier is the generation the follower is reading: the first one it has
 // not read to its end, or the current file.

@@ -30,22 +30,6 @@ type Last struct {
 	Partial []byte
 }
 
-// DropFirst drops the first of the lines.
-func (l *Last) DropFirst() {
-	if l.Lines == 0 {
-		return
-	}
-	l.Raw = l.Raw[bytes.IndexByte(l.Raw, '\n')+1:]
-	l.Lines--
-	sizes := l.Sizes[:0:0]
-	for _, s := range l.Sizes {
-		if s.Line > 0 {
-			sizes = append(sizes, LineSize{Line: s.Line - 1, Size: s.Size})
-		}
-	}
-	l.Sizes = sizes
-}
-
 // LastLines returns the last n complete lines of the first end bytes of r,
 // and the unfinished line after them. Lines longer than limit are cut as a
 // follower cuts them.
@@ -70,7 +54,43 @@ func LastLines(r io.ReaderAt, end int64, n, limit int) (Last, error) {
 }
 
 func lastLines(r io.ReaderAt, end int64, n, limit int) (Last, error) {
-	floor := max(0, end-max(int64(n+1)*int64(limit+1), scanBlock))
+	var raw []byte
+	var sizes []LineSize
+	before := 0
+	l, err := lastLinesEach(r, end, n, limit, 0, func(c LastChunk) error {
+		raw = append(raw, c.Raw...)
+		for _, s := range c.Sizes {
+			sizes = append(sizes, LineSize{Line: before + s.Line, Size: s.Size})
+		}
+		before += c.Lines
+		return nil
+	})
+	l.Raw, l.Sizes = raw, sizes
+	return l, err
+}
+
+// LastChunk is a piece of the last lines, in the order of the file.
+type LastChunk struct {
+	Raw   []byte     // complete lines, each ending in '\n'
+	Lines int        // how many
+	Sizes []LineSize // as in Last, counted from this chunk's first line
+	End   int64      // the offset right after its last line
+}
+
+// LastLinesEach is LastLines for many or long lines: it gives the lines to
+// fn in chunks of about chunk bytes as it reads them, so that what it holds is
+// bounded by chunk, not by n × limit. The Last it returns has no Raw. A file
+// that shrinks while it reads is an error here (some lines were given).
+func LastLinesEach(r io.ReaderAt, end int64, n, limit, chunk int, fn func(LastChunk) error) (Last, error) {
+	return lastLinesEach(r, end, n, limit, chunk, fn)
+}
+
+// lastSpan finds, reading backwards from end at most (n+1)×(limit+1) bytes,
+// where the last n complete lines start (front: inside a line whose start is
+// beyond the scan) and stop (right after the last newline; -1 when no line
+// end is within reach), and floor, where the scan stopped.
+func lastSpan(r io.ReaderAt, end int64, n, limit int) (start int64, front bool, stop, floor int64, err error) {
+	floor = max(0, end-max(int64(n+1)*int64(limit+1), scanBlock))
 	// The newlines that bound the lines, from the end backwards: the one
 	// ending the last complete line first, the one before the first line
 	// last.
@@ -79,7 +99,7 @@ func lastLines(r io.ReaderAt, end int64, n, limit int) (Last, error) {
 	for pos := end; pos > floor && len(nl) < n+1; {
 		size := min(int64(scanBlock), pos-floor)
 		if err := readFull(r, buf[:size], pos-size); err != nil {
-			return Last{}, err
+			return 0, false, 0, 0, err
 		}
 		for i := int(size); len(nl) < n+1; {
 			if i = bytes.LastIndexByte(buf[:i], '\n'); i < 0 {
@@ -89,21 +109,42 @@ func lastLines(r io.ReaderAt, end int64, n, limit int) (Last, error) {
 		}
 		pos -= size
 	}
-	l := Last{Stop: -1}
+	stop = -1
 	if len(nl) > 0 {
-		l.Stop = nl[0] + 1
+		stop = nl[0] + 1
 	} else if floor == 0 {
-		l.Stop = 0 // no newline at all: nothing is complete yet
+		stop = 0 // no newline at all: nothing is complete yet
 	}
+	start, front = floor, floor > 0
+	if len(nl) == n+1 {
+		start, front = nl[n]+1, false
+	} else if floor == 0 {
+		front = false
+	}
+	return start, front, stop, floor, nil
+}
+
+func lastLinesEach(r io.ReaderAt, end int64, n, limit, chunk int, fn func(LastChunk) error) (Last, error) {
+	start, front, stop, floor, err := lastSpan(r, end, n, limit)
+	if err != nil {
+		return Last{}, err
+	}
+	l := Last{Stop: stop}
 	if l.Stop > 0 {
-		start, front := floor, floor > 0
-		if len(nl) == n+1 {
-			start, front = nl[n]+1, false
-		} else if floor == 0 {
-			front = false
-		}
+		buf := make([]byte, scanBlock)
 		sp := splitter{limit: limit, front: front, whole: true}
 		var out lines
+		at := start // where out's lines start
+		give := func() error {
+			if out.n == 0 {
+				return nil
+			}
+			at += out.bytes
+			l.Lines += out.n
+			err := fn(LastChunk{Raw: out.raw, Lines: out.n, Sizes: out.sizes, End: at})
+			out = lines{}
+			return err
+		}
 		for off := start; off < l.Stop; {
 			size := min(int64(scanBlock), l.Stop-off)
 			if err := readFull(r, buf[:size], off); err != nil {
@@ -111,9 +152,16 @@ func lastLines(r io.ReaderAt, end int64, n, limit int) (Last, error) {
 			}
 			sp.split(&out, buf[:size])
 			off += size
+			if chunk > 0 && len(out.raw) >= chunk {
+				if err := give(); err != nil {
+					return Last{}, err
+				}
+			}
 		}
 		sp.settle(&out)
-		l.Raw, l.Lines, l.Sizes = out.raw, out.n, out.sizes
+		if err := give(); err != nil {
+			return Last{}, err
+		}
 	}
 	// the unfinished line: from Stop, or from where the scan ended
 	from, front := l.Stop, false

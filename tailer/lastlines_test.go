@@ -221,6 +221,7 @@ func checkLastLines(t *testing.T, f *os.File, content []byte, end int64, n, limi
 		t.Fatalf("end=%d n=%d limit=%d: %v", end, n, limit, err)
 	}
 	want := naiveLastLines(content, end, n, limit)
+	checkLastLinesEach(t, f, content, end, n, limit, got)
 	if !bytes.Equal(got.Raw, want.Raw) || got.Lines != want.Lines || got.Stop != want.Stop ||
 		!bytes.Equal(got.Partial, want.Partial) || !slices.Equal(got.Sizes, want.Sizes) {
 		t.Fatalf("end=%d n=%d limit=%d:\ngot  %d lines, %d bytes, stop %d, partial %q, sizes %v\nwant %d lines, %d bytes, stop %d, partial %q, sizes %v",
@@ -357,5 +358,39 @@ func writeLines(b *testing.B, name string, total int64) {
 			b.Fatal(err)
 		}
 		written += int64(len(c))
+	}
+}
+
+// checkLastLinesEach: in chunks, the same lines as LastLines in one piece;
+// each chunk ends at a line end, is bounded by its chunk size (plus a block
+// and a line), and the last one ends where the lines stop.
+func checkLastLinesEach(t *testing.T, f *os.File, content []byte, end int64, n, limit int, whole Last) {
+	t.Helper()
+	chunk := 1 + (n*7+limit)%300
+	var raw []byte
+	var sizes []LineSize
+	lines, prevEnd := 0, int64(-1)
+	l, err := LastLinesEach(f, end, n, limit, chunk, func(c LastChunk) error {
+		if c.Lines == 0 || bytes.Count(c.Raw, []byte{'\n'}) != c.Lines || len(c.Raw) > chunk+scanBlock+limit+len(cutMark)+len(frontCutMark) {
+			t.Errorf("end=%d n=%d limit=%d chunk=%d: a chunk of %d lines, %d bytes", end, n, limit, chunk, c.Lines, len(c.Raw))
+		}
+		if c.End <= prevEnd || c.End > end || content[c.End-1] != '\n' {
+			t.Errorf("end=%d n=%d limit=%d chunk=%d: a chunk ends at %d (the one before at %d), not a line end", end, n, limit, chunk, c.End, prevEnd)
+		}
+		prevEnd = c.End
+		raw = append(raw, c.Raw...)
+		for _, s := range c.Sizes {
+			sizes = append(sizes, LineSize{Line: lines + s.Line, Size: s.Size})
+		}
+		lines += c.Lines
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("end=%d n=%d limit=%d chunk=%d: %v", end, n, limit, chunk, err)
+	}
+	if !bytes.Equal(raw, whole.Raw) || lines != whole.Lines || l.Lines != lines || !slices.Equal(sizes, whole.Sizes) ||
+		l.Stop != whole.Stop || !bytes.Equal(l.Partial, whole.Partial) || (lines > 0 && prevEnd != whole.Stop) {
+		t.Fatalf("end=%d n=%d limit=%d chunk=%d: in chunks %d lines, %d bytes, sizes %v, last end %d; whole %d lines, %d bytes, sizes %v, stop %d",
+			end, n, limit, chunk, lines, len(raw), sizes, prevEnd, whole.Lines, len(whole.Raw), whole.Sizes, whole.Stop)
 	}
 }

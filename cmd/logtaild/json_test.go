@@ -239,3 +239,50 @@ func TestJSONLiveEvents(t *testing.T) {
 		t.Errorf("pos %s, want %s", pos, want)
 	}
 }
+
+// Many long last lines (10,000 of 2 KB: 20 MB) come in frames of about
+// frameTarget, never as one message as large as all of them (which a client
+// with a message limit refuses, and the daemon would hold whole), with and
+// without tail=1, and every line is the file's.
+func TestManyLongLastLines(t *testing.T) {
+	td := startDaemon(t)
+	const n = 10_000
+	var content strings.Builder
+	for i := range n + 50 {
+		fmt.Fprintf(&content, "line %05d %s\n", i, strings.Repeat("y", 2000))
+	}
+	p := td.write("big.log", content.String())
+	want := strings.SplitAfter(content.String(), "\n")[50 : n+50]
+	for _, query := range []string{"lines=10000&format=text", "lines=10000&format=json", "lines=10000&tail=1&format=json", "lines=10000&tail=1&format=text"} {
+		t.Run(query, func(t *testing.T) {
+			c := td.dial(p, query)
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			var got []string
+			for len(got) < n {
+				msg, err := c.Next()
+				if err != nil {
+					t.Fatalf("after %d lines: %v", len(got), err)
+				}
+				if len(msg) > 1<<20 {
+					t.Fatalf("a message of %d bytes", len(msg))
+				}
+				if strings.Contains(query, "json") {
+					var m struct{ Lines []string }
+					if err := json.Unmarshal(msg, &m); err != nil {
+						t.Fatalf("message %.100q: %v", msg, err)
+					}
+					for _, l := range m.Lines {
+						got = append(got, l+"\n")
+					}
+				} else {
+					got = append(got, strings.SplitAfter(string(msg), "\n")...)
+					got = got[:len(got)-1]
+				}
+			}
+			if len(got) != n || got[0] != want[0] || got[n-1] != want[n-1] || strings.Join(got, "") != strings.Join(want, "") {
+				t.Fatalf("%d lines, first %.20q, last %.20q; want %d, %.20q to %.20q", len(got), got[0], got[len(got)-1], n, want[0], want[n-1])
+			}
+		})
+	}
+}

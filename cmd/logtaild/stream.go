@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -201,7 +202,9 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// last sends the last lines and closes with 1000.
+// last sends the last lines and closes with 1000. They are read and sent a
+// frame at a time: what a request holds is bounded by a frame and a line,
+// not by lines × --max-line-bytes.
 func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q query) {
 	f, fi, _, err := d.box.Open(name)
 	if err != nil {
@@ -209,30 +212,12 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 		return
 	}
 	defer f.Close()
-	// The scan reads at most (lines+1) × --max-line-bytes from the end,
-	// whatever the file holds.
-	last, err := tailer.LastLines(f, fi.Size(), q.lines, d.cfg.MaxLineBytes)
-	if err != nil {
-		d.refuseErr(w, r, err)
-		return
-	}
+	size, n := fi.Size(), q.lines
 	// json tells of an unfinished last line, so that the CLI prints exactly
 	// what tail prints: it counts as one of the N lines, as in tail.
-	var partial []byte
-	if q.format == "json" && len(last.Partial) > 0 && q.lines > 0 {
-		partial = render.AppendText(nil, last.Partial)
-		if last.Lines >= q.lines {
-			last.DropFirst()
-		}
-	}
-	stop := last.Stop
-	if stop < 0 {
-		stop = fi.Size() // no line end within reach
-	}
-	end, err := tailer.PositionAt(f, stop)
-	if err != nil {
-		d.refuseErr(w, r, err)
-		return
+	withPartial := q.format == "json" && n > 0 && size > 0 && !endsLine(f, size)
+	if withPartial {
+		n--
 	}
 	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
 	if err != nil {
@@ -243,21 +228,64 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 	st := d.opened(r, name, q)
 	s := newSender(c, q, st)
 	defer s.release()
-	b := tailer.NewBatch(last.Raw, q.wantHTML(), new(render.Stream))
-	b.Sizes, b.End = last.Sizes, end
-	s.partial = partial
-	err = s.add(b)
+	colours := new(render.Stream) // carried from one chunk to the next
+	var sendErr error             // the client's connection failed, not the file
+	send := func(b *tailer.Batch) error {
+		if err := s.add(b); err != nil {
+			sendErr = err
+			return err
+		}
+		return nil
+	}
+	// The scan reads at most (lines+1) × --max-line-bytes from the end,
+	// whatever the file holds.
+	last, err := tailer.LastLinesEach(f, size, n, d.cfg.MaxLineBytes, frameTarget, func(ch tailer.LastChunk) error {
+		b := tailer.NewBatch(ch.Raw, q.wantHTML(), colours)
+		b.Sizes = ch.Sizes
+		var err error
+		if b.End, err = tailer.PositionAt(f, ch.End); err != nil {
+			return err
+		}
+		return send(b)
+	})
 	if err == nil {
-		err = s.flush()
+		stop := last.Stop
+		if stop < 0 {
+			stop = size // no line end within reach
+		}
+		// where the lines end, also when there are none
+		b := tailer.NewBatch(nil, false, colours)
+		if b.End, err = tailer.PositionAt(f, stop); err == nil {
+			if withPartial && len(last.Partial) > 0 {
+				s.partial = render.AppendText(nil, last.Partial)
+			}
+			if err = send(b); err == nil {
+				if err = s.flush(); err != nil {
+					sendErr = err
+				}
+			}
+		}
 	}
 	d.reportSent(st)
-	if err != nil {
+	switch {
+	case sendErr != nil:
 		c.Abort()
 		d.closed(st, 0, err)
-		return
+	case err != nil: // the file, not the client: say so
+		d.log.Warn("reading the last lines failed", "path", name, "err", err)
+		c.Close(wsconn.CodeInternal, "reading the file failed")
+		d.closed(st, wsconn.CodeInternal, err)
+	default:
+		c.Close(wsconn.CodeNormal, "")
+		d.closed(st, wsconn.CodeNormal, nil)
 	}
-	c.Close(wsconn.CodeNormal, "")
-	d.closed(st, wsconn.CodeNormal, nil)
+}
+
+// endsLine reports whether the first size bytes of f end with a newline.
+func endsLine(f *os.File, size int64) bool {
+	var b [1]byte
+	_, err := f.ReadAt(b[:], size-1)
+	return err == nil && b[0] == '\n'
 }
 
 // follow sends the last lines, then every new one, until the client leaves,
