@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -101,22 +100,8 @@ func BenchmarkFrames(b *testing.B) {
 // reads and drops everything.
 func loopbackConn(b *testing.B) *wsconn.Conn {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	conns := make(chan *wsconn.Conn, 1)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		conns <- c
-	})}
-	go srv.Serve(ln)
-	b.Cleanup(func() { srv.Close() })
-	nc, err := net.Dial("tcp", ln.Addr().String())
+	addr, conns := upgrader(b)
+	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -125,6 +110,9 @@ func loopbackConn(b *testing.B) *wsconn.Conn {
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 	go io.Copy(io.Discard, nc)
 	c := <-conns
+	if c == nil {
+		b.FailNow()
+	}
 	b.Cleanup(c.Abort)
 	return c
 }

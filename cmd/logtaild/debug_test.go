@@ -84,27 +84,17 @@ func TestDebugAddrHidesTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dbg.close()
-	get := func(host string) (int, string) {
+	cmdline := func(host string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, "http://"+dbg.addr+"/debug/pprof/cmdline", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Host = host
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		resp, body := get(t, "http://"+dbg.addr+"/debug/pprof/cmdline", "Host", host)
+		return resp.StatusCode, body
 	}
-	code, body := get(dbg.addr)
+	code, body := cmdline(dbg.addr)
 	want := strings.Join([]string{"logtaild", "--root", "/r", "--token", "REDACTED", "--metrics-token=REDACTED", "-token=REDACTED", "-metrics-token", "REDACTED"}, "\x00")
 	if code != 200 || body != want {
 		t.Errorf("cmdline: %d %q, want %q", code, body, want)
 	}
-	if code, body := get("rebind.evil.example"); code != http.StatusMisdirectedRequest || strings.Contains(body, "REDACTED") {
+	if code, body := cmdline("rebind.evil.example"); code != http.StatusMisdirectedRequest || strings.Contains(body, "REDACTED") {
 		t.Errorf("cmdline with a rebound Host: %d %.80q, want 421", code, body)
 	}
 }

@@ -58,21 +58,8 @@ func TestHostPolicy(t *testing.T) {
 // and body.
 func hostGet(t *testing.T, td *testDaemon, path, host string, header ...string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://"+td.addr+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	resp, body := get(t, "http://"+td.addr+path, append([]string{"Host", host}, header...)...)
+	return resp.StatusCode, body
 }
 
 // hostUpgrade asks td for a WebSocket on path with Host and, as a browser on a

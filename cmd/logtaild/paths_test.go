@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -19,20 +18,8 @@ import (
 // httpGet returns the status and body of a plain GET.
 func httpGet(t *testing.T, u string, accept string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest("GET", u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	resp, body := get(t, u, "Accept", accept)
+	return resp.StatusCode, body
 }
 
 // indexEntries is the index's JSON: name → url.

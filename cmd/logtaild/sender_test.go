@@ -13,29 +13,37 @@ import (
 	"github.com/logtail/logtail/wsconn"
 )
 
+// upgrader serves WebSocket upgrades on loopback and hands over the
+// server side of each.
+func upgrader(tb testing.TB) (addr string, conns <-chan *wsconn.Conn) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := make(chan *wsconn.Conn, 1)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
+		if err != nil {
+			tb.Error(err)
+			close(c)
+			return
+		}
+		c <- conn
+	})}
+	go srv.Serve(ln)
+	tb.Cleanup(func() { srv.Close() })
+	return ln.Addr().String(), c
+}
+
 // senderPair is a sender's connection over loopback and the client that
 // reads what it sends.
 func senderPair(t *testing.T) (*wsconn.Conn, *wsconn.Client) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := make(chan *wsconn.Conn, 1)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
-		if err != nil {
-			t.Error(err)
-			close(conns)
-			return
-		}
-		conns <- c
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	addr, conns := upgrader(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl, err := wsconn.Dial(ctx, "ws://"+ln.Addr().String()+"/", wsconn.DialOptions{})
+	cl, err := wsconn.Dial(ctx, "ws://"+addr+"/", wsconn.DialOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
