@@ -101,7 +101,7 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	metricsTokenFile := fs.String("metrics-token-file", "", "read --metrics-token from this file (its first line)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve https/wss with this certificate (PEM; reloaded on SIGHUP)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
-	fs.IntVar(&cfg.MaxStreams, "max-streams", 0, "streams open at once; more are refused with 503 (default: as many as the open-file limit allows, 2 descriptors each, at most 10000)")
+	fs.IntVar(&cfg.MaxStreams, "max-streams", 0, "streams open at once; more are refused with 503 (default: as many as the open-file limit allows, at most 10000)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 5*time.Second, "on SIGTERM, close streams with 1001 and stop within this time")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiles (/debug/pprof/) on this address; off when unset, keep it on loopback")
 	fs.IntVar(&cfg.IndexMaxEntries, "index-max-entries", 100_000, "the index stops walking the roots after this many entries (files, directories, links) and says so")

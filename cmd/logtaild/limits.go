@@ -18,8 +18,8 @@ import (
 // descriptor, a page's index walk). The limits below are derived from it so
 // that no crowd of one kind starves the others.
 const (
-	fdsPerStream = 2
-	maxStreamsAt = 10000 // the most streams derived, however high the limit
+	fdsPerFollower = 2     // the file, and a renamed-away generation being read
+	maxStreamsAt   = 10000 // the most streams derived, however high the limit
 )
 
 // Timeouts of plain HTTP requests (streams set their own once upgraded).
@@ -42,8 +42,18 @@ func newFDBudget(limit int) fdBudget {
 	return fdBudget{limit: limit, headroom: 32 + limit/8, idle: max(4, limit/16)}
 }
 
-// streams is how many streams fit, each on a file of its own.
-func (b fdBudget) streams() int { return max(0, (b.limit-b.headroom)/fdsPerStream) }
+// streams is how many streams fit at most: one descriptor each (its
+// socket), all on one file. Streams on files of their own also hold their
+// followers' descriptors: crowded says when those fill the rest.
+func (b fdBudget) streams() int { return max(0, b.limit-b.headroom-fdsPerFollower) }
+
+// crowded reports whether streams sockets and followers following files
+// leave no room for one more stream on a file of its own: the descriptors
+// in use are counted, not assumed, so that many clients of one file (the
+// usual crowd) fit as well as a few on many files.
+func (b fdBudget) crowded(streams, followers int) bool {
+	return streams+1+(followers+1)*fdsPerFollower+b.headroom > b.limit
+}
 
 // openFileLimit is the process's RLIMIT_NOFILE (Go raises the soft limit to
 // the hard one at start).
@@ -66,9 +76,9 @@ func maxStreamsFor(want int, b fdBudget) (int, error) {
 		return min(fit, maxStreamsAt), nil
 	}
 	if want > fit {
-		return 0, fmt.Errorf("--max-streams %d needs about %d open files (%d a stream on a file of its own, %d for the rest), "+
+		return 0, fmt.Errorf("--max-streams %d needs at least %d open files (one a stream, %d for the rest), "+
 			"but the open-file limit (RLIMIT_NOFILE) is %d: raise it (ulimit -n, LimitNOFILE=) or lower --max-streams to %d",
-			want, want*fdsPerStream+b.headroom, fdsPerStream, b.headroom, b.limit, fit)
+			want, want+fdsPerFollower+b.headroom, b.headroom, b.limit, fit)
 	}
 	return want, nil
 }

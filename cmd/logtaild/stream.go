@@ -182,11 +182,14 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Admit before the upgrade; the slot is freed when the stream ends.
-	if d.streams.Add(1) > int64(d.cfg.MaxStreams) {
+	if n := d.streams.Add(1); n > int64(d.cfg.MaxStreams) || d.fds.crowded(int(n-1), d.hub.Followers()) {
 		d.streams.Add(-1)
 		w.Header().Set("Retry-After", "1")
-		d.refuseStream(w, http.StatusServiceUnavailable,
-			fmt.Sprintf("too many streams (--max-streams %d); try again later", d.cfg.MaxStreams))
+		reason := fmt.Sprintf("too many streams (--max-streams %d); try again later", d.cfg.MaxStreams)
+		if n <= int64(d.cfg.MaxStreams) {
+			reason = fmt.Sprintf("too many streams for the open-file limit (%d); try again later", d.fds.limit)
+		}
+		d.refuseStream(w, http.StatusServiceUnavailable, reason)
 		return
 	}
 	d.wg.Add(1)
