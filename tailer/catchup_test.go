@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -110,4 +112,50 @@ func TestManyLastLinesCatchUp(t *testing.T) {
 		r.s.Close()
 	}
 	waitFor(t, "the catch-up budget to be free", timeout, func() bool { return h.catchUp.Load() == 0 })
+}
+
+// A resuming client whose next generation cannot be opened for want of
+// descriptors waits for the next look instead of skipping it: its lines
+// come, late, not lost. (Open fails with EMFILE for app.log.1 until the test
+// lets it through, as a process out of descriptors would.)
+func TestResumeWaitsForDescriptor(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "app.log")
+	appendTo(t, name+".2", numbered("two", 0, 10))
+	appendTo(t, name+".1", numbered("one", 0, 10))
+	appendTo(t, name, numbered("now", 0, 10))
+	f, err := os.Open(name + ".2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, err := PositionAt(f, int64(len(numbered("two", 0, 5))))
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var starved atomic.Bool
+	var refused atomic.Int32
+	starved.Store(true)
+	cfg := testConfig()
+	cfg.PollInterval = 20 * time.Millisecond // the next look retries
+	cfg.Open = func(p string) (*os.File, os.FileInfo, error) {
+		if starved.Load() && strings.HasSuffix(p, ".1") {
+			refused.Add(1)
+			return nil, nil, &os.PathError{Op: "open", Path: p, Err: syscall.EMFILE}
+		}
+		return openFile(p)
+	}
+	h := newTestHub(t, cfg)
+	r := subscribe(t, h, name, Options{From: &pos})
+	r.until(5) // the rest of app.log.2
+	// a few looks while app.log.1 cannot be opened: nothing after app.log.2
+	waitFor(t, "three tries to open app.log.1", timeout, func() bool { return refused.Load() >= 3 })
+	select {
+	case b := <-r.s.C:
+		t.Fatalf("while app.log.1 cannot be opened, got %q (event %q)", b.Raw, b.Event)
+	default:
+	}
+	starved.Store(false)
+	r.until(25)
+	wantLines(t, r.lines, numbered("two", 5, 10)+numbered("one", 0, 10)+numbered("now", 0, 10))
 }

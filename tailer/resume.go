@@ -277,7 +277,10 @@ func (f *follower) advance(s *Subscription, c *cursor) {
 		if c.src == nil {
 			if len(c.queue) > 0 {
 				c.src, c.queue = c.queue[0], c.queue[1:]
-			} else if c.src = f.nextAfter(c); c.src == nil {
+			} else if next, err := f.nextAfter(c); err != nil {
+				f.log().Debug("a resuming client waits for a descriptor to read the next generation", "path", f.name, "err", err)
+				return // the next look (--poll-interval) tries again
+			} else if c.src = next; c.src == nil {
 				// nothing newer than what it read: what comes, comes live
 				f.join(s, c)
 				return
@@ -395,23 +398,23 @@ func (f *follower) cutCursor(s *Subscription, c *cursor) {
 // finished: the next one the follower reads if it was one of them, else the
 // oldest file among the rotated names newer than it, or the follower's
 // oldest.
-func (f *follower) nextAfter(c *cursor) *source {
+func (f *follower) nextAfter(c *cursor) (*source, error) {
 	lastGen := c.last
 	last := lastGen.stat
 	gens := f.generations()
 	for i, g := range gens {
 		if g.stat.id == last.id && (last.born == 0 || g.stat.born == last.born) {
 			if i+1 < len(gens) {
-				return gens[i+1].dup(f.hub.cfg.MaxLineBytes)
+				return dupOrWait(gens[i+1], f.hub.cfg.MaxLineBytes)
 			}
-			return nil
+			return nil, nil
 		}
 	}
 	if last.born == 0 && last.mtime == 0 {
 		if len(gens) > 0 { // nothing to order by: the follower's oldest
-			return gens[0].dup(f.hub.cfg.MaxLineBytes)
+			return dupOrWait(gens[0], f.hub.cfg.MaxLineBytes)
 		}
-		return nil
+		return nil, nil
 	}
 	base := filepath.Base(f.name)
 	after := func(sb sibling) bool {
@@ -452,20 +455,35 @@ func (f *follower) nextAfter(c *cursor) *source {
 	}
 	for _, c := range cands {
 		if g := f.generation(c.stat.id); g != nil {
-			return g.dup(f.hub.cfg.MaxLineBytes)
+			return dupOrWait(g, f.hub.cfg.MaxLineBytes)
 		}
 		file, st, err := f.openAs(c.path, c.stat.id)
+		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+			return nil, errNoDescriptor // not skipped: tried again at the next look
+		}
 		if err != nil {
 			continue
 		}
-		return newSource(file, st, c.path, f.hub.cfg.MaxLineBytes)
+		return newSource(file, st, c.path, f.hub.cfg.MaxLineBytes), nil
 	}
 	// Nothing newer: last was newer than the file under the name, so a copy
 	// of it (copytruncate), which goes on with it from its start.
 	if f.cur != nil && f.cur.stat.id != last.id && (f.cur.stat.born == 0 || f.cur.stat.born < last.born) {
-		return f.cur.dup(f.hub.cfg.MaxLineBytes)
+		return dupOrWait(f.cur, f.hub.cfg.MaxLineBytes)
 	}
-	return nil
+	return nil, nil
+}
+
+// errNoDescriptor: a generation could not be opened for want of descriptors;
+// the cursor waits for the next look rather than skip it.
+var errNoDescriptor = errors.New("no descriptor left to open the next generation")
+
+// dupOrWait is src.dup, or errNoDescriptor when it fails.
+func dupOrWait(src *source, limit int) (*source, error) {
+	if d := src.dup(limit); d != nil {
+		return d, nil
+	}
+	return nil, errNoDescriptor
 }
 
 // join moves a subscriber that has caught up into the fan-out.
