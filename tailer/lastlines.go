@@ -58,7 +58,11 @@ func lastLines(r io.ReaderAt, end int64, n, limit int) (Last, error) {
 	var sizes []LineSize
 	before := 0
 	l, err := lastLinesEach(r, end, n, limit, 0, func(c LastChunk) error {
-		raw = append(raw, c.Raw...)
+		if raw == nil {
+			raw = c.Raw // one chunk (chunk 0): no copy
+		} else {
+			raw = append(raw, c.Raw...)
+		}
 		for _, s := range c.Sizes {
 			sizes = append(sizes, LineSize{Line: before + s.Line, Size: s.Size})
 		}
@@ -85,17 +89,17 @@ func LastLinesEach(r io.ReaderAt, end int64, n, limit, chunk int, fn func(LastCh
 	return lastLinesEach(r, end, n, limit, chunk, fn)
 }
 
-// lastSpan finds, reading backwards from end at most (n+1)×(limit+1) bytes,
-// where the last n complete lines start (front: inside a line whose start is
-// beyond the scan) and stop (right after the last newline; -1 when no line
-// end is within reach), and floor, where the scan stopped.
-func lastSpan(r io.ReaderAt, end int64, n, limit int) (start int64, front bool, stop, floor int64, err error) {
+// lastSpan finds, reading backwards from end at most (n+1)×(limit+1) bytes
+// through buf (scanBlock bytes), where the last n complete lines start
+// (front: inside a line whose start is beyond the scan) and stop (right
+// after the last newline; -1 when no line end is within reach), and floor,
+// where the scan stopped.
+func lastSpan(r io.ReaderAt, end int64, n, limit int, buf []byte) (start int64, front bool, stop, floor int64, err error) {
 	floor = max(0, end-max(int64(n+1)*int64(limit+1), scanBlock))
 	// The newlines that bound the lines, from the end backwards: the one
 	// ending the last complete line first, the one before the first line
 	// last.
 	var nl []int64
-	buf := make([]byte, scanBlock)
 	for pos := end; pos > floor && len(nl) < n+1; {
 		size := min(int64(scanBlock), pos-floor)
 		if err := readFull(r, buf[:size], pos-size); err != nil {
@@ -125,13 +129,13 @@ func lastSpan(r io.ReaderAt, end int64, n, limit int) (start int64, front bool, 
 }
 
 func lastLinesEach(r io.ReaderAt, end int64, n, limit, chunk int, fn func(LastChunk) error) (Last, error) {
-	start, front, stop, floor, err := lastSpan(r, end, n, limit)
+	buf := make([]byte, scanBlock)
+	start, front, stop, floor, err := lastSpan(r, end, n, limit, buf)
 	if err != nil {
 		return Last{}, err
 	}
 	l := Last{Stop: stop}
 	if l.Stop > 0 {
-		buf := make([]byte, scanBlock)
 		sp := splitter{limit: limit, front: front, whole: true}
 		var out lines
 		at := start // where out's lines start
