@@ -34,16 +34,7 @@ func TestPutHeaderMatchesLibrary(t *testing.T) {
 // they are in net/http's hijacked reader, and must survive the change to a
 // small one.
 func TestFramesSentWithTheHandshake(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := Upgrade(w, r, Config{}, nil)
-		if err != nil {
-			t.Error(err)
-			return
-		}
+	addr := serveUpgrades(t, func(c *Conn) {
 		for ev := range c.Events() {
 			if ev.Kind == Ping {
 				c.Pong(ev.Payload)
@@ -52,11 +43,8 @@ func TestFramesSentWithTheHandshake(t *testing.T) {
 			c.Abort()
 			return
 		}
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
-
-	nc, err := net.Dial("tcp", ln.Addr().String())
+	})
+	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,25 +97,13 @@ func TestPeerCloseCodes(t *testing.T) {
 		{65535, Broken, CodeProtocolError},
 	}
 	events := make(chan Event, 1)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := Upgrade(w, r, Config{}, nil)
-		if err != nil {
-			t.Error(err)
-			return
-		}
+	addr := serveUpgrades(t, func(c *Conn) {
 		ev := <-c.Events()
 		c.Abort()
 		events <- ev
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
-
+	})
 	for _, tt := range tests {
-		nc, err := net.Dial("tcp", ln.Addr().String())
+		nc, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,4 +122,25 @@ func TestPeerCloseCodes(t *testing.T) {
 			t.Errorf("close %d: event %v with code %d, want %v with %d", tt.code, ev.Kind, ev.Code, tt.kind, tt.want)
 		}
 	}
+}
+
+// serveUpgrades upgrades every request on a loopback server and gives the
+// connection to handle; it returns the server's address.
+func serveUpgrades(t *testing.T, handle func(*Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Upgrade(w, r, Config{}, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		handle(c)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
 }
