@@ -314,7 +314,7 @@ func (f *follower) handle(r request) {
 	// them are the ones it sends next.
 	if src := f.frontier(); src != nil {
 		limit := f.hub.cfg.MaxLineBytes
-		start, front, stop, _, err := lastSpan(src.file, src.boundary, r.lines, limit, make([]byte, scanBlock))
+		start, front, stop, _, err := lastSpan(src.file, src.boundary, r.lines, limit, scanBuf(src.boundary))
 		if err == nil && stop-start > inlineLast {
 			// Many or long lines: the subscriber catches up from their start
 			// as a resume does, a queue at a time, instead of in one batch

@@ -89,8 +89,14 @@ func LastLinesEach(r io.ReaderAt, end int64, n, limit, chunk int, fn func(LastCh
 	return lastLinesEach(r, end, n, limit, chunk, fn)
 }
 
+// scanBuf is the buffer a scan of the first end bytes of a file reads
+// through: a block, or the whole file when it is smaller. Every new stream
+// scans (for lines=0 too): 10,000 streams on a small file must not leave
+// 64 KiB each behind for the collector.
+func scanBuf(end int64) []byte { return make([]byte, max(1, min(scanBlock, end))) }
+
 // lastSpan finds, reading backwards from end at most (n+1)×(limit+1) bytes
-// through buf (scanBlock bytes), where the last n complete lines start
+// through buf (from scanBuf), where the last n complete lines start
 // (front: inside a line whose start is beyond the scan) and stop (right
 // after the last newline; -1 when no line end is within reach), and floor,
 // where the scan stopped.
@@ -101,7 +107,7 @@ func lastSpan(r io.ReaderAt, end int64, n, limit int, buf []byte) (start int64, 
 	// last.
 	var nl []int64
 	for pos := end; pos > floor && len(nl) < n+1; {
-		size := min(int64(scanBlock), pos-floor)
+		size := min(int64(len(buf)), pos-floor)
 		if err := readFull(r, buf[:size], pos-size); err != nil {
 			return 0, false, 0, 0, err
 		}
@@ -129,7 +135,7 @@ func lastSpan(r io.ReaderAt, end int64, n, limit int, buf []byte) (start int64, 
 }
 
 func lastLinesEach(r io.ReaderAt, end int64, n, limit, chunk int, fn func(LastChunk) error) (Last, error) {
-	buf := make([]byte, scanBlock)
+	buf := scanBuf(end)
 	start, front, stop, floor, err := lastSpan(r, end, n, limit, buf)
 	if err != nil {
 		return Last{}, err
@@ -150,7 +156,7 @@ func lastLinesEach(r io.ReaderAt, end int64, n, limit, chunk int, fn func(LastCh
 			return err
 		}
 		for off := start; off < l.Stop; {
-			size := min(int64(scanBlock), l.Stop-off)
+			size := min(int64(len(buf)), l.Stop-off)
 			if err := readFull(r, buf[:size], off); err != nil {
 				return Last{}, err
 			}
