@@ -394,24 +394,9 @@ func (st *stream) run() {
 func (st *stream) pass() (code int, reason string, end, more bool, err error) {
 	s, sub, hb := st.s, st.sub, st.hb
 	if st.d.quit.Err() != nil {
-		// What the follower has read for this client goes out first (at most
-		// its queue): the client resumes after it, and a file removed or cut
-		// while the daemon is down cannot take those lines with it.
-		for {
-			b, ok, waiting := takeBatch(sub)
-			if !waiting || !ok {
-				break
-			}
-			err := s.add(b)
-			sub.Release(b)
-			if err != nil {
-				return 0, "", true, false, err
-			}
-		}
-		if err := s.flush(); err != nil {
+		if err := st.drain(); err != nil {
 			return 0, "", true, false, err
 		}
-		st.d.reportSent(s.st)
 		return wsconn.CodeGoingAway, "daemon shutting down", true, false, nil
 	}
 	for frames := true; frames; {
@@ -473,6 +458,30 @@ func (st *stream) pass() (code int, reason string, end, more bool, err error) {
 	}
 	s.release() // nothing held while the stream is idle
 	return 0, "", false, more, nil
+}
+
+// drain sends, when the daemon stops, what the follower has read for this
+// client (at most its queue): the client resumes after it, and a file
+// removed or cut while the daemon is down cannot take those lines with it.
+// Not inlined into pass, whose frame is under every write.
+//
+//go:noinline
+func (st *stream) drain() error {
+	s, sub := st.s, st.sub
+	for {
+		b, ok, waiting := takeBatch(sub)
+		if !waiting || !ok {
+			break
+		}
+		err := s.add(b)
+		sub.Release(b)
+		if err != nil {
+			return err
+		}
+	}
+	err := s.flush()
+	st.d.reportSent(s.st)
+	return err
 }
 
 // takeBatch takes the batch waiting in sub, if one is (ok is false when the
