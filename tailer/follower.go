@@ -314,8 +314,19 @@ func (f *follower) handle(r request) {
 	// them are the ones it sends next.
 	if src := f.frontier(); src != nil {
 		limit := f.hub.cfg.MaxLineBytes
-		start, front, stop, _, err := lastSpan(src.file, src.boundary, r.lines, limit, scanBuf(src.boundary))
-		if err == nil && stop-start > inlineLast {
+		buf := scanBuf(src.boundary)
+		sp, err := lastSpan(src.file, src.boundary, r.lines, limit, buf)
+		if errors.As(err, new(shrank)) {
+			// cut since the follower read it: no last lines; the follower
+			// sees the cut at its next read and says so
+			b := src.boundary
+			sp, err = span{end: b, start: b, stop: b, floor: b}, nil
+		}
+		if err != nil {
+			r.reply <- fmt.Errorf("reading %s: %w", f.name, err)
+			return
+		}
+		if sp.stop-sp.start > inlineLast {
 			// Many or long lines: the subscriber catches up from their start
 			// as a resume does, a queue at a time, instead of in one batch
 			// as large as lines × MaxLineBytes.
@@ -324,16 +335,15 @@ func (f *follower) handle(r request) {
 				r.reply <- fmt.Errorf("reading %s: %w", f.name, syscall.EMFILE)
 				return
 			}
-			cs.seek(start)
-			cs.sp.front = front
-			c := &cursor{src: cs}
-			f.catching[s] = c
-			s.catching.Store(true)
-			f.advance(s, c)
+			cs.seek(sp.start)
+			cs.sp.front = sp.front
+			f.catchUp(s, &cursor{src: cs})
 			r.reply <- nil
 			return
 		}
-		last, err := LastLines(src.file, src.boundary, r.lines, limit)
+		last, err := gather(func(fn func(LastChunk) error) (Last, error) {
+			return readSpan(src.file, sp, limit, 0, buf, fn)
+		})
 		if err != nil {
 			r.reply <- fmt.Errorf("reading %s: %w", f.name, err)
 			return

@@ -54,10 +54,17 @@ func LastLines(r io.ReaderAt, end int64, n, limit int) (Last, error) {
 }
 
 func lastLines(r io.ReaderAt, end int64, n, limit int) (Last, error) {
+	return gather(func(fn func(LastChunk) error) (Last, error) {
+		return lastLinesEach(r, end, n, limit, 0, fn)
+	})
+}
+
+// gather runs a chunked read of last lines and returns them in one piece.
+func gather(read func(fn func(LastChunk) error) (Last, error)) (Last, error) {
 	var raw []byte
 	var sizes []LineSize
 	before := 0
-	l, err := lastLinesEach(r, end, n, limit, 0, func(c LastChunk) error {
+	l, err := read(func(c LastChunk) error {
 		if raw == nil {
 			raw = c.Raw // one chunk (chunk 0): no copy
 		} else {
@@ -95,13 +102,19 @@ func LastLinesEach(r io.ReaderAt, end int64, n, limit, chunk int, fn func(LastCh
 // 64 KiB each behind for the collector.
 func scanBuf(end int64) []byte { return make([]byte, max(1, min(scanBlock, end))) }
 
+// span is where the last lines of a file's first end bytes lie.
+type span struct {
+	end   int64 // the bytes considered
+	start int64 // where the first of the lines starts
+	front bool  // start is inside a line whose start is beyond the scan
+	stop  int64 // right after the last newline; -1 when no line end is within reach
+	floor int64 // where the scan stopped
+}
+
 // lastSpan finds, reading backwards from end at most (n+1)×(limit+1) bytes
-// through buf (from scanBuf), where the last n complete lines start
-// (front: inside a line whose start is beyond the scan) and stop (right
-// after the last newline; -1 when no line end is within reach), and floor,
-// where the scan stopped.
-func lastSpan(r io.ReaderAt, end int64, n, limit int, buf []byte) (start int64, front bool, stop, floor int64, err error) {
-	floor = max(0, end-max(int64(n+1)*int64(limit+1), scanBlock))
+// through buf (from scanBuf), where the last n complete lines lie.
+func lastSpan(r io.ReaderAt, end int64, n, limit int, buf []byte) (span, error) {
+	floor := max(0, end-max(int64(n+1)*int64(limit+1), scanBlock))
 	// The newlines that bound the lines, from the end backwards: the one
 	// ending the last complete line first, the one before the first line
 	// last.
@@ -109,7 +122,7 @@ func lastSpan(r io.ReaderAt, end int64, n, limit int, buf []byte) (start int64, 
 	for pos := end; pos > floor && len(nl) < n+1; {
 		size := min(int64(len(buf)), pos-floor)
 		if err := readFull(r, buf[:size], pos-size); err != nil {
-			return 0, false, 0, 0, err
+			return span{}, err
 		}
 		for i := int(size); len(nl) < n+1; {
 			if i = bytes.LastIndexByte(buf[:i], '\n'); i < 0 {
@@ -119,32 +132,38 @@ func lastSpan(r io.ReaderAt, end int64, n, limit int, buf []byte) (start int64, 
 		}
 		pos -= size
 	}
-	stop = -1
+	sp := span{end: end, floor: floor, stop: -1, start: floor, front: floor > 0}
 	if len(nl) > 0 {
-		stop = nl[0] + 1
+		sp.stop = nl[0] + 1
 	} else if floor == 0 {
-		stop = 0 // no newline at all: nothing is complete yet
+		sp.stop = 0 // no newline at all: nothing is complete yet
 	}
-	start, front = floor, floor > 0
 	if len(nl) == n+1 {
-		start, front = nl[n]+1, false
+		sp.start, sp.front = nl[n]+1, false
 	} else if floor == 0 {
-		front = false
+		sp.front = false
 	}
-	return start, front, stop, floor, nil
+	return sp, nil
 }
 
 func lastLinesEach(r io.ReaderAt, end int64, n, limit, chunk int, fn func(LastChunk) error) (Last, error) {
 	buf := scanBuf(end)
-	start, front, stop, floor, err := lastSpan(r, end, n, limit, buf)
+	sp, err := lastSpan(r, end, n, limit, buf)
 	if err != nil {
 		return Last{}, err
 	}
-	l := Last{Stop: stop}
+	return readSpan(r, sp, limit, chunk, buf, fn)
+}
+
+// readSpan reads the lines of sp (and the unfinished line after them) through
+// buf, giving them to fn in chunks of about chunk bytes (0: in one).
+func readSpan(r io.ReaderAt, s span, limit, chunk int, buf []byte, fn func(LastChunk) error) (Last, error) {
+	end, floor := s.end, s.floor
+	l := Last{Stop: s.stop}
 	if l.Stop > 0 {
-		sp := splitter{limit: limit, front: front, whole: true}
+		sp := splitter{limit: limit, front: s.front, whole: true}
 		var out lines
-		at := start // where out's lines start
+		at := s.start // where out's lines start
 		give := func() error {
 			if out.n == 0 {
 				return nil
@@ -155,7 +174,7 @@ func lastLinesEach(r io.ReaderAt, end int64, n, limit, chunk int, fn func(LastCh
 			out = lines{}
 			return err
 		}
-		for off := start; off < l.Stop; {
+		for off := s.start; off < l.Stop; {
 			size := min(int64(len(buf)), l.Stop-off)
 			if err := readFull(r, buf[:size], off); err != nil {
 				return Last{}, err

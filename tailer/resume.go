@@ -63,10 +63,15 @@ func (f *follower) resume(s *Subscription, pos Position) error {
 		c.last = sibling{stat: fileStat{id: fileID{pos.Dev, pos.Ino}, born: pos.Born}}
 		c.gone = &pos
 	}
+	f.catchUp(s, c)
+	return nil
+}
+
+// catchUp has c feed s until it reaches the follower (join).
+func (f *follower) catchUp(s *Subscription, c *cursor) {
 	f.catching[s] = c
 	s.catching.Store(true)
 	f.advance(s, c)
-	return nil
 }
 
 // catchUpStalls is how many StallAfter a subscriber holding catch-up room
