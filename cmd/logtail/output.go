@@ -297,18 +297,23 @@ func cut(s string, n int) (string, bool) {
 // ASCII space), which rules out every control and format character.
 func safe(s string) bool {
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c < 0x7f {
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 || !strconv.IsPrint(r) {
+		n, ok := char(s, i)
+		if !ok {
 			return false
 		}
 		i += n
 	}
 	return true
+}
+
+// char is the length of the character at s[i], and whether it is printable
+// (safe): an invalid byte counts as a character of one byte, not printable.
+func char(s string, i int) (n int, printable bool) {
+	if c := s[i]; c >= 0x20 && c < 0x7f {
+		return 1, true
+	}
+	r, n := utf8.DecodeRuneInString(s[i:])
+	return n, !(r == utf8.RuneError && n == 1) && strconv.IsPrint(r)
 }
 
 // escapeUnsafe writes every character of s that safe refuses as its Go
@@ -324,12 +329,12 @@ func escapeUnsafe(s string) string {
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 || !strconv.IsPrint(r) {
+		n, ok := char(s, i)
+		if ok {
+			b.WriteString(s[i : i+n])
+		} else {
 			q := strconv.Quote(s[i : i+n])
 			b.WriteString(q[1 : len(q)-1])
-		} else {
-			b.WriteString(s[i : i+n])
 		}
 		i += n
 	}
