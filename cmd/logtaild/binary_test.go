@@ -21,9 +21,6 @@ import (
 // TestBinary builds logtaild as the Dockerfile does (static, version stamped)
 // and runs it as a process: what only a process can show.
 func TestBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
 	bin := buildDaemon(t, "-s -w -X main.version=v9.8.7-test")
 
 	t.Run("static", func(t *testing.T) {

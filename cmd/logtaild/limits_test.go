@@ -31,9 +31,6 @@ import (
 // the middle of writing: SIGTERM still ends the process within
 // --shutdown-timeout, not after the 10 s write timeout.
 func TestShutdownBoundedWithStuckWrites(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
 	bin := buildDaemon(t, "")
 	root := t.TempDir()
 	p := filepath.Join(root, "big.log")
@@ -105,14 +102,21 @@ type limited struct {
 
 // startLimited runs bin under prlimit with limits (e.g. "--nofile=256") on
 // a fresh root, and waits for it to serve.
-func startLimited(t *testing.T, bin string, limits []string, args ...string) *limited {
+// needPrlimit skips t without prlimit (util-linux), or fails it in CI,
+// where scripts/test installs it.
+func needPrlimit(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("prlimit"); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("prlimit: %v", err)
+			t.Fatalf("prlimit is needed (scripts/test installs util-linux): %v", err)
 		}
 		t.Skipf("prlimit: %v", err)
 	}
+}
+
+func startLimited(t *testing.T, bin string, limits []string, args ...string) *limited {
+	t.Helper()
+	needPrlimit(t)
 	l := &limited{root: t.TempDir()}
 	argv := append(limits, "--", bin, "--addr", "127.0.0.1:0", "--log-format", "json", "--root", l.root)
 	l.cmd = exec.Command("prlimit", append(argv, args...)...)
@@ -313,9 +317,6 @@ func (l *limited) survives(t *testing.T, g0, fd0 int) {
 // connections that each did one /healthz and then sit idle must not make
 // /healthz unreachable, nor flood the log with accept errors.
 func TestIdleKeepAlivesDoNotStarve(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
 	l := startLimited(t, buildDaemon(t, ""), []string{"--nofile=256"})
 	g0, fd0 := l.baseline(t)
 	var conns []net.Conn
@@ -357,9 +358,6 @@ func TestIdleKeepAlivesDoNotStarve(t *testing.T) {
 // takes as final; the log says so once, not once per accept; and the daemon
 // serves again as soon as descriptors are free.
 func TestOutOfDescriptors(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
 	const limit = 256
 	l := startLimited(t, buildDaemon(t, ""), []string{fmt.Sprintf("--nofile=%d", limit)})
 	g0, fd0 := l.baseline(t)
@@ -450,12 +448,7 @@ func TestOutOfDescriptors(t *testing.T) {
 // those admitted keep streaming. An explicit --max-streams that cannot fit
 // is refused at start.
 func TestMaxStreamsFitsTheOpenFileLimit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	if _, err := exec.LookPath("prlimit"); err != nil && os.Getenv("CI") != "true" {
-		t.Skipf("prlimit: %v", err)
-	}
+	needPrlimit(t)
 	bin := buildDaemon(t, "")
 	t.Run("explicit value that cannot fit", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -528,9 +521,6 @@ func TestMaxStreamsFitsTheOpenFileLimit(t *testing.T) {
 // in it, asked for its last lines and followed, under a 3 GB address-space
 // limit: each request gets its answer, and the daemon survives and serves.
 func TestHugeSparseFile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
 	l := startLimited(t, buildDaemon(t, ""), []string{"--as=3000000000"})
 	g0, fd0 := l.baseline(t)
 	p := filepath.Join(l.root, "s.log")
