@@ -45,8 +45,8 @@
 //
 // # Text
 //
-// [AppendText] makes a line valid UTF-8 and otherwise leaves it alone; [StripANSI] removes
-// escape sequences.
+// [StripANSI] removes escape sequences (the CLI's --strip-ansi). Making a line valid UTF-8 is
+// the wire's rule for text frames (wire.AppendValidUTF8).
 package render
 
 //go:generate go run gencss.go
@@ -54,7 +54,6 @@ package render
 import (
 	"bytes"
 	_ "embed"
-	"unicode/utf8"
 )
 
 // CSS is the stylesheet for every class AppendHTML can emit (light and dark).
@@ -104,36 +103,11 @@ func (s *Stream) Reset() {
 	s.st = style{}
 }
 
-// AppendText appends line to dst as valid UTF-8: valid input is copied unchanged (ANSI codes, \r and all),
-// each invalid byte becomes U+FFFD. Fast path for valid input (utf8.Valid then append).
-func AppendText(dst, line []byte) []byte {
-	if utf8.Valid(line) {
-		return append(dst, line...)
-	}
-	start := 0
-	for i := 0; i < len(line); {
-		if line[i] < utf8.RuneSelf {
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRune(line[i:])
-		if r == utf8.RuneError && n == 1 {
-			dst = append(dst, line[start:i]...)
-			dst = append(dst, replacement...)
-			i++
-			start = i
-			continue
-		}
-		i += n
-	}
-	return append(dst, line[start:]...)
-}
-
 // StripANSI appends line with all escape sequences (CSI, OSC, APC, DCS, charset selects, lone ESC) removed.
 //
 // Sequences are recognised as by AppendHTML (an unterminated string sequence is removed up to the
 // end of the line). All other bytes, including invalid UTF-8 and control characters, are copied
-// unchanged; use AppendText on the result for valid UTF-8.
+// unchanged.
 func StripANSI(dst, line []byte) []byte {
 	for {
 		i := bytes.IndexByte(line, esc)

@@ -354,29 +354,6 @@ func TestCSSCoversClasses(t *testing.T) {
 	}
 }
 
-func TestAppendText(t *testing.T) {
-	tests := []struct{ name, in, want string }{
-		{"empty", "", ""},
-		{"ascii", "hello", "hello"},
-		{"ansi and CR kept", "\x1b[31mred\x1b[0m\r", "\x1b[31mred\x1b[0m\r"},
-		{"NUL kept", "a\x00b", "a\x00b"},
-		{"utf8", "größe 日本 \U0001F600", "größe 日本 \U0001F600"},
-		{"invalid bytes", "a\xff\xfeb", "a\uFFFD\uFFFDb"},
-		{"truncated rune", "\xe6\x97", "\uFFFD\uFFFD"},
-		{"surrogate", "\xed\xa0\x80", "\uFFFD\uFFFD\uFFFD"},
-		{"overlong", "\xc0\xaf", "\uFFFD\uFFFD"},
-		{"valid U+FFFD kept", "\uFFFD\xff", "\uFFFD\uFFFD"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := AppendText([]byte("p"), []byte(tt.in))
-			if string(got) != "p"+tt.want {
-				t.Errorf("got %q, want %q", got, "p"+tt.want)
-			}
-		})
-	}
-}
-
 func TestStripANSI(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"plain", "hello", "hello"},
@@ -425,22 +402,11 @@ func FuzzAppendHTML(f *testing.F) {
 	})
 }
 
-func FuzzAppendText(f *testing.F) {
+func FuzzStripANSI(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		out := AppendText(nil, data)
-		if !utf8.Valid(out) {
-			t.Fatalf("invalid UTF-8: %q", out)
-		}
-		if utf8.Valid(data) != bytes.Equal(out, data) {
-			t.Fatalf("%q became %q", data, out)
-		}
-		// Converting to []rune turns each invalid byte into one U+FFFD, like AppendText.
-		if want := string([]rune(string(data))); string(out) != want {
-			t.Fatalf("%q became %q, want %q", data, out, want)
-		}
 		stripped := StripANSI(nil, data)
 		if bytes.IndexByte(stripped, esc) >= 0 {
 			t.Fatalf("StripANSI(%q) = %q holds ESC", data, stripped)
@@ -508,18 +474,6 @@ func renderLines(b *testing.B, lines [][]byte, total int) {
 
 func BenchmarkAppendHTMLPlain(b *testing.B)  { benchHTML(b, 0) }
 func BenchmarkAppendHTMLColour(b *testing.B) { benchHTML(b, 10) }
-
-func BenchmarkAppendText(b *testing.B) {
-	lines, total := benchLines(1000, 10)
-	b.SetBytes(int64(total))
-	b.ReportAllocs()
-	var out []byte
-	for b.Loop() {
-		for _, l := range lines {
-			out = AppendText(out[:0], l)
-		}
-	}
-}
 
 // BenchmarkAppendHTMLAllColour renders lines that all carry colour codes, so every line goes
 // through terminal-to-html.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/nxadm/tail/util"
 
-	"github.com/logtail/logtail/render"
+	"github.com/logtail/logtail/wire"
 )
 
 // graceTick is how often a renamed-away file is looked at during the grace
@@ -97,7 +97,7 @@ type follower struct {
 	stallTimer *time.Timer   // wakes the follower to look for stalled subscribers
 	subs       map[*Subscription]struct{}
 	catching   map[*Subscription]*cursor // resuming subscribers not yet live
-	html       render.Stream
+	html       Renderer                  // nil when the hub renders no HTML
 	htmlSubs   int
 	ticker     *time.Ticker
 }
@@ -146,6 +146,7 @@ func newFollower(h *Hub, name string, after <-chan struct{}) *follower {
 		subs:     make(map[*Subscription]struct{}),
 		catching: make(map[*Subscription]*cursor),
 		buf:      make([]byte, winBytes+readBlock),
+		html:     h.newRenderer(),
 	}
 }
 
@@ -226,8 +227,10 @@ func (f *follower) start() error {
 		file.Close()
 		return fmt.Errorf("reading %s: %w", f.name, err)
 	}
-	for line := range bytes.Lines(last.Raw) {
-		f.html.Advance(line)
+	if f.html != nil {
+		for line := range bytes.Lines(last.Raw) {
+			f.html.Advance(line)
+		}
 	}
 	src := newSource(file, st, f.name, f.hub.cfg.MaxLineBytes)
 	if stop := f.stopOf(src); stop >= 0 {
@@ -349,7 +352,7 @@ func (f *follower) handle(r request) {
 			return
 		}
 		// sent even without lines: it tells the client where it stands
-		b := NewBatch(last.Raw, s.html, new(render.Stream))
+		b := NewBatch(last.Raw, s.html, f.hub.newRenderer())
 		b.Sizes = last.Sizes
 		b.End = src.position(src.boundary)
 		s.charge(s.cost(b))
@@ -533,7 +536,7 @@ func (f *follower) send(src *source, out lines) {
 	if out.n == 0 {
 		return
 	}
-	b := NewBatch(out.raw, f.htmlSubs > 0, &f.html)
+	b := NewBatch(out.raw, f.htmlSubs > 0, f.html)
 	b.Sizes = out.sizes
 	f.fanout(b, src)
 }
@@ -551,19 +554,19 @@ func (f *follower) cut(src *source) (copied bool) {
 			f.send(src, out)
 		}
 		src.restart()
-		f.fanout(&Batch{Event: EventTruncated, File: src.name}, src)
+		f.fanout(&Batch{Event: wire.EventTruncated, File: src.name}, src)
 		if unread > 0 {
-			f.fanout(&Batch{Event: EventGap, File: src.name, Bytes: unread,
+			f.fanout(&Batch{Event: wire.EventGap, File: src.name, Bytes: unread,
 				Reason: fmt.Sprintf("%s was truncated before %d bytes of it were read", filepath.Base(src.name), unread)}, src)
 		}
 		return false
 	}
 	f.log().Info("reading the rest of a truncated file from its copy", "path", src.name, "copy", cp.name, "from", cp.off)
 	cp.stands(src)
-	cp.events = []*Batch{{Event: EventTruncated, File: src.name,
+	cp.events = []*Batch{{Event: wire.EventTruncated, File: src.name,
 		Reason: fmt.Sprintf("%s was truncated; its lines not read yet come from its copy %s", filepath.Base(src.name), filepath.Base(cp.name))}}
 	if short := src.seen - cp.stat.size; short > 0 {
-		cp.events = append(cp.events, &Batch{Event: EventGap, File: src.name, Bytes: short,
+		cp.events = append(cp.events, &Batch{Event: wire.EventGap, File: src.name, Bytes: short,
 			Reason: fmt.Sprintf("%d bytes of %s were written after its copy and before its truncation", short, filepath.Base(src.name))})
 	}
 	src.restart()
@@ -589,7 +592,7 @@ func (f *follower) cut(src *source) (copied bool) {
 // src was in. A follower, which saw the cut happen, takes the newest such
 // copy; a cursor, which knows when it was there (since, a change time), the
 // oldest made since.
-func (f *follower) findCopy(src *source, since int64, pos *Position) *source {
+func (f *follower) findCopy(src *source, since int64, pos *wire.Position) *source {
 	sibs := siblings(f.name)
 	sortGens(f.name, sibs)
 	head := src.head
@@ -615,7 +618,7 @@ func (f *follower) findCopy(src *source, since int64, pos *Position) *source {
 		win := make([]byte, src.wlen)
 		n, _ := file.ReadAt(win, src.off-int64(src.wlen))
 		if n == src.wlen && bytes.Equal(win, src.win[:src.wlen]) && (len(head) == 0 || sameHead(head, cp.firstBytes())) &&
-			(pos == nil || pos.sameContent(file)) {
+			(pos == nil || sameContent(*pos, file)) {
 			cp.seek(src.boundary)
 			return cp
 		}
@@ -765,7 +768,7 @@ func (f *follower) discover() (gens []*source, under *fileStat, created int64, c
 		}
 		f.log().Debug("new generation", "path", c.path, "ino", st.id.ino, "born", st.born)
 		src.until = time.Now().Add(f.hub.cfg.Grace)
-		src.events = []*Batch{{Event: EventRotated, File: c.path}}
+		src.events = []*Batch{{Event: wire.EventRotated, File: c.path}}
 		gens = append(gens, src)
 		f.seen[st.id] = st.born
 	}
@@ -851,7 +854,7 @@ func (f *follower) account(gens []*source, under *fileStat, created int64, compl
 	}
 	f.lost += missing
 	f.log().Warn("files under the name were gone before they could be read", "path", f.name, "files", missing)
-	gap := &Batch{Event: EventGap, File: f.name, Reason: fmt.Sprintf(
+	gap := &Batch{Event: wire.EventGap, File: f.name, Reason: fmt.Sprintf(
 		"%d file(s) that came under the name %s were removed or compressed before they could be read", missing, filepath.Base(f.name))}
 	switch {
 	case len(gens) > 0:
@@ -864,23 +867,25 @@ func (f *follower) account(gens []*source, under *fileStat, created int64, compl
 }
 
 // NewBatch wraps raw complete lines (each ending in newline) with their text
-// and, when html is set, HTML forms, rendered with stream.
-func NewBatch(raw []byte, html bool, stream *render.Stream) *Batch {
+// and, when html is set, HTML forms, rendered by r, which carries its state
+// through the lines even when html is not set (r may be nil: no HTML).
+func NewBatch(raw []byte, html bool, r Renderer) *Batch {
 	b := &Batch{Raw: raw, Lines: bytes.Count(raw, []byte{'\n'}), Text: raw}
 	if !utf8.Valid(raw) {
-		b.Text = render.AppendText(make([]byte, 0, len(raw)+16), raw)
+		b.Text = wire.AppendValidUTF8(make([]byte, 0, len(raw)+16), raw)
 	}
 	switch {
+	case r == nil:
 	case html:
 		out := make([]byte, 0, len(raw)+len(raw)/4)
 		for line := range bytes.Lines(raw) {
-			out = stream.AppendHTML(out, line[:len(line)-1])
+			out = r.AppendHTML(out, line[:len(line)-1])
 			out = append(out, '\n')
 		}
 		b.HTML = out
 	case bytes.IndexByte(raw, 0x1b) >= 0: // keep the colour state for later HTML subscribers
 		for line := range bytes.Lines(raw) {
-			stream.Advance(line)
+			r.Advance(line)
 		}
 	}
 	return b

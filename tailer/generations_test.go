@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/logtail/logtail/wire"
 )
 
 // events collects a subscription's lines and events in order, as a client
@@ -18,7 +20,7 @@ type events struct {
 	s     *Subscription
 	items []string // lines (with their newline) and events
 	lines int
-	last  Position
+	last  wire.Position
 }
 
 func (e *events) next() *Batch {
@@ -118,7 +120,7 @@ func TestHubRotationBurst(t *testing.T) {
 				t.Fatalf("lines out of order or lost: got %d bytes, want %d", len(got), want.Len())
 			}
 			for _, it := range e.items {
-				if it == EventGap {
+				if it == wire.EventGap {
 					t.Errorf("gap announced though every file is on disk: %q", e.items)
 				}
 			}
@@ -171,7 +173,7 @@ func TestHubRemovedBeforeRead(t *testing.T) {
 
 	e.until(2)
 	got := strings.Join(e.items, "")
-	if strings.Count(got, EventGap) != 1 || !strings.HasSuffix(got, EventGap+EventRotated+"c 0\nc 1\n") {
+	if strings.Count(got, wire.EventGap) != 1 || !strings.HasSuffix(got, wire.EventGap+wire.EventRotated+"c 0\nc 1\n") {
 		t.Fatalf("want one gap before C's lines, got %q", e.items)
 	}
 }
@@ -207,7 +209,7 @@ func TestHubCopytruncateUnread(t *testing.T) {
 	if got, want := e.linesOnly(), old+numbered("new", 0, 3); got != want {
 		t.Fatalf("got %d lines (%d bytes), want %d bytes", e.lines, len(got), len(want))
 	}
-	if !strings.Contains(strings.Join(e.items, ""), EventTruncated) {
+	if !strings.Contains(strings.Join(e.items, ""), wire.EventTruncated) {
 		t.Errorf("no truncated event")
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/logtail/logtail/wire"
 )
 
 var (
@@ -51,6 +53,29 @@ type Config struct {
 	// subscriber for a gap only it has (a resume from a position whose file
 	// is gone). It must not block.
 	OnEvent func(kind string)
+	// NewRenderer makes the HTML renderer of a followed file and of each
+	// reader of older lines; nil: no subscriber may ask for HTML.
+	NewRenderer func() Renderer
+}
+
+// newRenderer is a new Renderer, or nil when the hub renders no HTML.
+func (h *Hub) newRenderer() Renderer {
+	if h.cfg.NewRenderer == nil {
+		return nil
+	}
+	return h.cfg.NewRenderer()
+}
+
+var errNoRenderer = errors.New("tailer: Options.HTML without a Config.NewRenderer")
+
+// A Renderer gives lines the HTML form that subscribers ask for with
+// Options.HTML. It carries state from line to line (a colour set on one line
+// holds on the next), so each reader of a file in order has its own: the
+// follower, and each subscriber's reader of older lines. It is used by one
+// goroutine at a time. The server passes render's; tailer knows no HTML.
+type Renderer interface {
+	AppendHTML(dst, line []byte) []byte // line without its newline
+	Advance(line []byte)                // carry the state through a line no one asked to render
 }
 
 func (c Config) withDefaults() Config {
@@ -87,8 +112,8 @@ type Batch struct {
 	HTML  []byte // each line rendered as HTML and ended by '\n'; nil if no subscriber wanted HTML
 	// Sizes lists the lines whose bytes in the file differ from their
 	// length in Raw (cut lines, a file's last line without newline).
-	Sizes []LineSize
-	End   Position
+	Sizes []wire.LineSize
+	End   wire.Position
 	// Event, when set, says what happened to the file before these lines
 	// (EventRotated, EventTruncated, EventGap); Reason explains it, File is
 	// the path of the file concerned and Bytes, for a gap, how many bytes
@@ -100,12 +125,26 @@ type Batch struct {
 
 	catchUp bool // read by a cursor for one subscriber: counted in Hub.catchUp
 
-	jsonOnce     sync.Once
-	jsonLines    []byte
-	jsonHTMLOnce sync.Once
-	jsonHTML     []byte
-	sizesOnce    sync.Once
-	jsonSizes    []byte
+	forms [Forms]form
+}
+
+// Forms is how many forms a batch can hold (see Batch.Form).
+const Forms = 4
+
+type form struct {
+	once sync.Once
+	b    []byte
+}
+
+// Form is the batch's form k (0 ≤ k < Forms), made by make the first time
+// any subscriber asks for it: what a stream sends is encoded once per batch,
+// however many clients share it. The caller owns the numbering (the server:
+// json lines, their HTML form, their sizes); tailer knows nothing of it. A
+// batch's forms must always be asked with the same make.
+func (b *Batch) Form(k int, make func(*Batch) []byte) []byte {
+	f := &b.forms[k]
+	f.once.Do(func() { f.b = make(b) })
+	return f.b
 }
 
 func (b *Batch) size() int64 { return int64(len(b.Raw) + len(b.HTML)) }
@@ -118,9 +157,9 @@ const queueBatches = 64
 
 // Options say what a subscriber wants.
 type Options struct {
-	Lines int       // the last Lines lines first
-	HTML  bool      // fill Batch.HTML
-	From  *Position // instead of the last lines, resume right after this position
+	Lines int            // the last Lines lines first
+	HTML  bool           // fill Batch.HTML
+	From  *wire.Position // instead of the last lines, resume right after this position
 	// Notify, when set, is called after each batch put in C and when C is
 	// closed, from the follower's goroutine: for a subscriber with no
 	// goroutine waiting on C. It must not block.
@@ -182,6 +221,9 @@ func (h *Hub) Followers() int { return int(h.active.Load()) }
 // then every line appended after them, with none lost or repeated at the seam.
 // The caller must Close the subscription.
 func (h *Hub) Subscribe(name string, opt Options) (*Subscription, error) {
+	if opt.HTML && h.cfg.NewRenderer == nil {
+		return nil, errNoRenderer
+	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -419,7 +461,7 @@ func (s *Subscription) offer(b *Batch, now int64) bool {
 type request struct {
 	sub   *Subscription
 	lines int
-	from  *Position
+	from  *wire.Position
 	leave bool
 	sync  bool // read and look now (Sync)
 	reply chan error

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/logtail/logtail/wire"
 )
 
 // openFile is Config.Open without a sandbox.
@@ -32,7 +34,7 @@ func openFile(name string) (*os.File, os.FileInfo, error) {
 // testConfig polls rarely: the tests must pass on inotify events alone
 // (tests that need the poll say so).
 func testConfig() Config {
-	return Config{Open: openFile, PollInterval: time.Minute, Grace: 2 * time.Second}
+	return Config{Open: openFile, PollInterval: time.Minute, Grace: 2 * time.Second, NewRenderer: newMarker}
 }
 
 func newTestHub(t testing.TB, cfg Config) *Hub {
@@ -72,7 +74,7 @@ type reader struct {
 	t     testing.TB
 	s     *Subscription
 	lines []string
-	ends  []Position
+	ends  []wire.Position
 }
 
 // next returns the next batch, failing on timeout or a closed channel.
@@ -618,3 +620,18 @@ func BenchmarkFollow(b *testing.B) {
 	}
 	b.ReportMetric(float64(got)/time.Since(start).Seconds(), "lines/s")
 }
+
+// marker is the tests' Renderer: each line in <p>…</p>, its state the count
+// of lines seen.
+type marker struct{ seen int }
+
+func newMarker() Renderer { return new(marker) }
+
+func (m *marker) AppendHTML(dst, line []byte) []byte {
+	m.seen++
+	dst = append(dst, "<p>"...)
+	dst = append(dst, line...)
+	return append(dst, "</p>"...)
+}
+
+func (m *marker) Advance([]byte) { m.seen++ }

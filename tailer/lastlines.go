@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+
+	"github.com/logtail/logtail/wire"
 )
 
 // scanBlock is how much LastLines reads at a time.
@@ -18,9 +20,9 @@ func (s shrank) Error() string { return fmt.Sprintf("file shrank to %d bytes whi
 
 // Last is the end of a file as LastLines found it.
 type Last struct {
-	Raw   []byte     // the last complete lines, each ending in '\n', cut as a follower cuts them
-	Lines int        // how many
-	Sizes []LineSize // lines whose bytes in the file differ from Raw (see LineSize)
+	Raw   []byte          // the last complete lines, each ending in '\n', cut as a follower cuts them
+	Lines int             // how many
+	Sizes []wire.LineSize // lines whose bytes in the file differ from Raw (see LineSize)
 	// Stop is the offset right after the last complete line, where a
 	// follower goes on; -1 when the unfinished last line is longer than a
 	// scan may read, so that no line end was found.
@@ -62,7 +64,7 @@ func lastLines(r io.ReaderAt, end int64, n, limit int) (Last, error) {
 // gather runs a chunked read of last lines and returns them in one piece.
 func gather(read func(fn func(LastChunk) error) (Last, error)) (Last, error) {
 	var raw []byte
-	var sizes []LineSize
+	var sizes []wire.LineSize
 	before := 0
 	l, err := read(func(c LastChunk) error {
 		if raw == nil {
@@ -71,7 +73,7 @@ func gather(read func(fn func(LastChunk) error) (Last, error)) (Last, error) {
 			raw = append(raw, c.Raw...)
 		}
 		for _, s := range c.Sizes {
-			sizes = append(sizes, LineSize{Line: before + s.Line, Size: s.Size})
+			sizes = append(sizes, wire.LineSize{Line: before + s.Line, Size: s.Size})
 		}
 		before += c.Lines
 		return nil
@@ -82,10 +84,10 @@ func gather(read func(fn func(LastChunk) error) (Last, error)) (Last, error) {
 
 // LastChunk is a piece of the last lines, in the order of the file.
 type LastChunk struct {
-	Raw   []byte     // complete lines, each ending in '\n'
-	Lines int        // how many
-	Sizes []LineSize // as in Last, counted from this chunk's first line
-	End   int64      // the offset right after its last line
+	Raw   []byte          // complete lines, each ending in '\n'
+	Lines int             // how many
+	Sizes []wire.LineSize // as in Last, counted from this chunk's first line
+	End   int64           // the offset right after its last line
 }
 
 // LastLinesEach is LastLines for many or long lines: it gives the lines to

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/logtail/logtail/wire"
 )
 
 // naiveLastLines is what LastLines must return, computed the obvious way:
@@ -55,7 +57,7 @@ func naiveLastLines(content []byte, end int64, n, limit int) Last {
 				line = append(line, '\n')
 			}
 			if (front && k == 0) || cut {
-				l.Sizes = append(l.Sizes, LineSize{Line: k, Size: int64(len(seg))})
+				l.Sizes = append(l.Sizes, wire.LineSize{Line: k, Size: int64(len(seg))})
 			}
 			l.Raw = append(l.Raw, line...)
 			l.Lines++
@@ -368,7 +370,7 @@ func checkLastLinesEach(t *testing.T, f *os.File, content []byte, end int64, n, 
 	t.Helper()
 	chunk := 1 + (n*7+limit)%300
 	var raw []byte
-	var sizes []LineSize
+	var sizes []wire.LineSize
 	lines, prevEnd := 0, int64(-1)
 	l, err := LastLinesEach(f, end, n, limit, chunk, func(c LastChunk) error {
 		if c.Lines == 0 || bytes.Count(c.Raw, []byte{'\n'}) != c.Lines || len(c.Raw) > chunk+scanBlock+limit+len(cutMark)+len(frontCutMark) {
@@ -380,7 +382,7 @@ func checkLastLinesEach(t *testing.T, f *os.File, content []byte, end int64, n, 
 		prevEnd = c.End
 		raw = append(raw, c.Raw...)
 		for _, s := range c.Sizes {
-			sizes = append(sizes, LineSize{Line: lines + s.Line, Size: s.Size})
+			sizes = append(sizes, wire.LineSize{Line: lines + s.Line, Size: s.Size})
 		}
 		lines += c.Lines
 		return nil

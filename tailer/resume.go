@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/logtail/logtail/render"
+	"github.com/logtail/logtail/wire"
 )
 
 // cursor is a subscriber catching up from a resume position. It reads its
@@ -17,14 +17,14 @@ import (
 // follower reads, in order, until it reaches the follower; then the
 // subscriber joins the fan-out.
 type cursor struct {
-	src   *source    // the generation it reads; nil: the next one is to be found
-	queue []*source  // after src: the rest of a truncated file's copies, then the file again
-	last  sibling    // the generation it finished last, or the position's file when gone
-	asof  int64      // the position's Asof: copies older than it hold lines the client had
-	read  []fileStat // the files it has read: never next again
-	gone  *Position  // the position, when its file was gone: a copy of it may hold the rest
-	pos   *Position  // the position it resumed from, while in that file
-	html  render.Stream
+	src   *source        // the generation it reads; nil: the next one is to be found
+	queue []*source      // after src: the rest of a truncated file's copies, then the file again
+	last  sibling        // the generation it finished last, or the position's file when gone
+	asof  int64          // the position's Asof: copies older than it hold lines the client had
+	read  []fileStat     // the files it has read: never next again
+	gone  *wire.Position // the position, when its file was gone: a copy of it may hold the rest
+	pos   *wire.Position // the position it resumed from, while in that file
+	html  Renderer       // its own: colours carry from line to line in file order
 }
 
 func (c *cursor) close() {
@@ -41,7 +41,7 @@ func (c *cursor) close() {
 // its identity (app.log.1 after logrotate, even when the daemon restarted in
 // between). If it is none of these, the lines after pos are lost: s is told
 // with a gap event and goes on with the generations that came after it.
-func (f *follower) resume(s *Subscription, pos Position) error {
+func (f *follower) resume(s *Subscription, pos wire.Position) error {
 	c := &cursor{asof: pos.Asof}
 	if pos.Tagged {
 		c.pos = &pos
@@ -56,9 +56,9 @@ func (f *follower) resume(s *Subscription, pos Position) error {
 		c.src = src
 		f.copiedSince(s, c, pos)
 	} else {
-		f.sendTo(s, &Batch{Event: EventGap, End: pos, Reason: why})
+		f.sendTo(s, &Batch{Event: wire.EventGap, End: pos, Reason: why})
 		if f.hub.cfg.OnEvent != nil {
-			f.hub.cfg.OnEvent(EventGap)
+			f.hub.cfg.OnEvent(wire.EventGap)
 		}
 		c.last = sibling{stat: fileStat{id: fileID{pos.Dev, pos.Ino}, born: pos.Born}}
 		c.gone = &pos
@@ -83,14 +83,14 @@ const catchUpStalls = 10
 const outOfFiles = "out of file descriptors"
 
 // openAt opens the file pos names, or says why it cannot.
-func (f *follower) openAt(pos Position) (*source, string) {
+func (f *follower) openAt(pos wire.Position) (*source, string) {
 	id := fileID{pos.Dev, pos.Ino}
 	reused := fmt.Sprintf("the file at %s is gone (its inode now holds another file); the lines written to it after that position are lost", pos)
 	for _, g := range f.generations() {
 		if g.stat.id != id {
 			continue
 		}
-		if !pos.sameFile(g.file, g.stat) {
+		if !sameFile(pos, g.file, g.stat) {
 			return nil, reused
 		}
 		if src := g.dup(f.hub.cfg.MaxLineBytes); src != nil {
@@ -119,7 +119,7 @@ func (f *follower) openAt(pos Position) (*source, string) {
 		if err != nil {
 			return nil, gone
 		}
-		if !pos.sameFile(file, fs) {
+		if !sameFile(pos, file, fs) {
 			file.Close()
 			return nil, reused
 		}
@@ -135,7 +135,7 @@ func (f *follower) openAt(pos Position) (*source, string) {
 // otherwise than it does now. The copy that starts as the position says
 // holds the client's lines after it and is read from there; then the later
 // copies and the file from its start.
-func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
+func (f *follower) copiedSince(s *Subscription, c *cursor, pos wire.Position) {
 	x := c.src
 	if !pos.Tagged {
 		return
@@ -144,7 +144,7 @@ func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
 	if err != nil {
 		return
 	}
-	cut := now.size < pos.Offset || !pos.sameContent(x.file)
+	cut := now.size < pos.Offset || !sameContent(pos, x.file)
 	if !cut && pos.Offset > 0 {
 		return // it still holds the client's lines
 	}
@@ -162,7 +162,7 @@ func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
 	first := -1
 	for i, cp := range cps {
 		switch {
-		case cut && first < 0 && cp.stat.size >= pos.Offset && pos.sameContent(cp.file):
+		case cut && first < 0 && cp.stat.size >= pos.Offset && sameContent(pos, cp.file):
 			first = i // the copy of the client's lines
 			cp.expect(pos.Offset)
 		case cut && first < 0:
@@ -183,10 +183,10 @@ func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
 	var ev *Batch
 	switch {
 	case len(queue) == 0: // whether lines were written after pos before the cut, nothing says
-		ev = &Batch{Event: EventTruncated, File: x.name, Reason: fmt.Sprintf(
+		ev = &Batch{Event: wire.EventTruncated, File: x.name, Reason: fmt.Sprintf(
 			"%s was truncated after %s; lines written after that before the cut, if any, are in no copy", filepath.Base(x.name), pos)}
 	default:
-		ev = &Batch{Event: EventTruncated, File: x.name, Reason: fmt.Sprintf(
+		ev = &Batch{Event: wire.EventTruncated, File: x.name, Reason: fmt.Sprintf(
 			"%s was truncated after %s; the lines after it come from its copy %s", filepath.Base(x.name), pos, filepath.Base(queue[0].name))}
 	}
 	f.log().Info("resuming from the copies of a file truncated since", "path", x.name, "copies", len(queue), "position", pos.String())
@@ -195,8 +195,8 @@ func (f *follower) copiedSince(s *Subscription, c *cursor, pos Position) {
 	c.src, c.queue, c.pos = queue[0], queue[1:], nil
 	ev.End = c.src.position(c.src.boundary)
 	f.sendTo(s, ev)
-	if f.hub.cfg.OnEvent != nil && ev.Event == EventGap {
-		f.hub.cfg.OnEvent(EventGap)
+	if f.hub.cfg.OnEvent != nil && ev.Event == wire.EventGap {
+		f.hub.cfg.OnEvent(wire.EventGap)
 	}
 }
 
@@ -290,14 +290,14 @@ func (f *follower) advance(s *Subscription, c *cursor) {
 				f.join(s, c)
 				return
 			} else {
-				if p := c.gone; p != nil && p.Tagged && c.src.stat.size >= p.Offset && p.sameContent(c.src.file) {
+				if p := c.gone; p != nil && p.Tagged && c.src.stat.size >= p.Offset && sameContent(*p, c.src.file) {
 					// a copy of the gone file, made since: the rest of the
 					// client's lines, at the positions of the gone file
 					c.src.expect(p.Offset)
 					c.src.standsAt(*p)
 				}
 				c.gone = nil
-				f.sendTo(s, &Batch{Event: EventRotated, File: c.src.name, End: c.src.position(c.src.boundary)})
+				f.sendTo(s, &Batch{Event: wire.EventRotated, File: c.src.name, End: c.src.position(c.src.boundary)})
 			}
 		}
 		src := c.src
@@ -376,7 +376,10 @@ func (c *cursor) take(f *follower, s *Subscription, out lines) {
 	if out.n == 0 {
 		return
 	}
-	b := NewBatch(out.raw, s.html, &c.html)
+	if c.html == nil {
+		c.html = f.hub.newRenderer()
+	}
+	b := NewBatch(out.raw, s.html, c.html)
 	b.catchUp = true
 	b.Sizes = out.sizes
 	b.End = c.src.position(c.src.boundary)
@@ -389,14 +392,14 @@ func (f *follower) cutCursor(s *Subscription, c *cursor) {
 	src := c.src
 	if cp := f.findCopy(src, c.asof, c.pos); cp != nil {
 		cp.stands(src)
-		f.sendTo(s, &Batch{Event: EventTruncated, File: src.name, End: cp.position(cp.boundary),
+		f.sendTo(s, &Batch{Event: wire.EventTruncated, File: src.name, End: cp.position(cp.boundary),
 			Reason: fmt.Sprintf("%s was truncated; its lines not read yet come from its copy %s", filepath.Base(src.name), filepath.Base(cp.name))})
 		src.restart()
 		c.src, c.queue, c.pos = cp, append([]*source{src}, c.queue...), nil
 		return
 	}
 	src.restart()
-	f.sendTo(s, &Batch{Event: EventTruncated, File: src.name, End: src.position(0)})
+	f.sendTo(s, &Batch{Event: wire.EventTruncated, File: src.name, End: src.position(0)})
 }
 
 // nextAfter opens the generation that came after the one the cursor

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"time"
+
+	"github.com/logtail/logtail/wire"
 )
 
 // readBlock is how much a follower reads from its file at once.
@@ -35,7 +37,7 @@ type source struct {
 	// as, when set, is the file this one is a copy of (copytruncate): its
 	// positions are that file's, in the content it had when copied, so a
 	// client never holds a position in a copy, which nothing orders.
-	as *Position
+	as *wire.Position
 }
 
 // stands makes src, a copy of orig as it was before orig was cut, give
@@ -49,7 +51,7 @@ func (src *source) stands(orig *source) {
 
 // standsAt makes src, a copy of a file that is gone, give that file's
 // positions (pos is one of them).
-func (src *source) standsAt(pos Position) {
+func (src *source) standsAt(pos wire.Position) {
 	p := pos
 	p.Asof = src.stat.born
 	src.as = &p
@@ -117,7 +119,7 @@ func (src *source) restart() {
 }
 
 // position is the position of offset off, a line boundary.
-func (src *source) position(off int64) Position {
+func (src *source) position(off int64) wire.Position {
 	head := src.firstBytes()
 	if int64(len(head)) < min(off, headBytes) {
 		head = readHead(src.file) // a source placed at off without reading its start
@@ -129,7 +131,7 @@ func (src *source) position(off int64) Position {
 		p.Head = headSum(head[:min(int(min(off, headBytes)), len(head))])
 		return p
 	}
-	p := Position{Dev: src.stat.id.dev, Ino: src.stat.id.ino, Born: src.stat.born, Offset: off, Tagged: true}
+	p := wire.Position{Dev: src.stat.id.dev, Ino: src.stat.id.ino, Born: src.stat.born, Offset: off, Tagged: true}
 	if st, err := statFile(src.file); err == nil {
 		p.Asof = st.ctime
 	}

@@ -3,6 +3,8 @@ package tailer
 import (
 	"bytes"
 	"unicode/utf8"
+
+	"github.com/logtail/logtail/wire"
 )
 
 // Marks of a line that is not shown whole: cutMark ends a line cut at
@@ -13,25 +15,12 @@ const (
 	frontCutMark = "[line cut] "
 )
 
-// LineSize says how far one line of a batch ends after the line before it
-// (for the first, after the batch's previous position), where that is not
-// its length in Raw: a cut line, a line whose start was not read, a file's
-// last line without newline, and the line after a line shown cut before its
-// end. A line shown cut as soon as it passed MaxLineBytes, before its end
-// was written, is placed at its start (Size 0 from the line before): a
-// position is always a line boundary, and the line's bytes count in the
-// Size of the line after it.
-type LineSize struct {
-	Line int   // its index among the batch's lines
-	Size int64 // bytes of the file from the previous line's position to its own
-}
-
 // lines gathers complete lines for a batch.
 type lines struct {
-	raw   []byte     // each line ends in '\n'
-	n     int        // how many
-	sizes []LineSize // the exceptions, in order
-	bytes int64      // how far the position moves: bytes of the file consumed up to a line end
+	raw   []byte          // each line ends in '\n'
+	n     int             // how many
+	sizes []wire.LineSize // the exceptions, in order
+	bytes int64           // how far the position moves: bytes of the file consumed up to a line end
 }
 
 // splitter cuts a file's bytes, read in order, into lines. Of an unfinished
@@ -114,7 +103,7 @@ func (sp *splitter) settle(l *lines) {
 		l.sizes[k].Size += sp.owed
 	} else {
 		i := bytes.LastIndexByte(l.raw[:len(l.raw)-1], '\n') + 1
-		l.sizes = append(l.sizes, LineSize{Line: last, Size: int64(len(l.raw)-i) + sp.owed})
+		l.sizes = append(l.sizes, wire.LineSize{Line: last, Size: int64(len(l.raw)-i) + sp.owed})
 	}
 	sp.owed = 0
 }
@@ -129,7 +118,7 @@ func (sp *splitter) hold(l *lines, p []byte) {
 	sp.keep(p)
 	if sp.size > int64(sp.limit) && !sp.whole {
 		sp.show(l, sp.partial, true)
-		l.sizes = append(l.sizes, LineSize{Line: l.n - 1, Size: sp.owed})
+		l.sizes = append(l.sizes, wire.LineSize{Line: l.n - 1, Size: sp.owed})
 		sp.owed = 0
 		sp.partial, sp.cutting = sp.partial[:0], true
 	}
@@ -175,7 +164,7 @@ func (sp *splitter) emit(l *lines, newline bool) {
 	cut := content-int64(sp.skipped) > int64(len(sp.partial))
 	sp.show(l, sp.partial, cut)
 	if sp.front || cut || !newline || sp.owed > 0 {
-		l.sizes = append(l.sizes, LineSize{Line: l.n - 1, Size: sp.owed + sp.size})
+		l.sizes = append(l.sizes, wire.LineSize{Line: l.n - 1, Size: sp.owed + sp.size})
 	}
 	l.bytes += sp.size
 	sp.owed = 0

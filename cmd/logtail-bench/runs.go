@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/logtail/logtail/wire"
 )
 
 // Result is one figure set; the fields a kind does not use stay empty.
@@ -267,7 +269,7 @@ func (e *env) lastn(ctx context.Context, target, file string, n, repeat int) (Re
 	var times []float64
 	for range repeat {
 		t0 := time.Now()
-		c, err := srv.dial(ctx, fmt.Sprintf("lines=%d&tail=0&format=text", n), 64<<10)
+		c, err := srv.dial(ctx, wire.Query{Lines: n, Format: wire.FormatText}.Encode(), 64<<10)
 		if err != nil {
 			return r, err
 		}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/logtail/logtail/wire"
 )
 
 // follower is one client stream and its reader goroutine.
@@ -99,7 +101,7 @@ func (e *env) open(ctx context.Context, sp sessionSpec) (*session, error) {
 		s.base = memoryOf(srv.pids())
 	}
 
-	query := "lines=0&tail=1&format=" + sp.format
+	query := wire.Query{Lines: 0, Tail: true, Format: sp.format}.Encode()
 	s.fol = make([]*follower, sp.clients)
 	sem := make(chan struct{}, max(1, sp.dialers))
 	var mu sync.Mutex

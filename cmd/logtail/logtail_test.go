@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logtail/logtail/wire"
+
 	"github.com/logtail/logtail/render"
 	"github.com/logtail/logtail/wsconn"
 )
@@ -366,7 +368,7 @@ func TestJSONOutput(t *testing.T) {
 		if l.Source != source {
 			t.Errorf("source %q, want %q", l.Source, source)
 		}
-		prefix, off, ok := splitPos(l.Pos)
+		prefix, off, ok := wire.OffsetOf(l.Pos)
 		if !ok {
 			t.Fatalf("pos %q", l.Pos)
 		}
@@ -418,7 +420,7 @@ func TestJSONOutputInvalidUTF8(t *testing.T) {
 		if err := json.Unmarshal([]byte(raw), &l); err != nil {
 			t.Fatalf("%q: %v", raw, err)
 		}
-		p, _, ok := splitPos(l.Pos)
+		p, _, ok := wire.OffsetOf(l.Pos)
 		if i == 0 {
 			prefix = p
 		}

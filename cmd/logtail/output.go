@@ -10,23 +10,10 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/logtail/logtail/wire"
+
 	"github.com/logtail/logtail/render"
 )
-
-// message is one json-format message of the daemon.
-type message struct {
-	Lines []string `json:"lines"`
-	// Sizes are the bytes each line takes in the file, with its newline: the
-	// text in Lines may differ (invalid UTF-8 made U+FFFD, a line cut at
-	// --max-line-bytes). Older daemons do not send them.
-	Sizes   []int64 `json:"sizes"`
-	Pos     string  `json:"pos"`
-	Event   string  `json:"event"`
-	Reason  string  `json:"reason"`
-	File    string  `json:"file"`  // gap: the file whose lines were lost, when known
-	Bytes   *int64  `json:"bytes"` // gap: how many bytes were lost, when known
-	Partial string  `json:"partial"`
-}
 
 // jsonLine is one line of -o json output; jsonEvent one file event.
 type jsonLine struct {
@@ -72,7 +59,7 @@ func newPrinter(cfg *config, stdout, stderr io.Writer) *printer {
 }
 
 // message prints one message of t's stream.
-func (p *printer) message(t *target, m *message) error {
+func (p *printer) message(t *target, m *wire.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if m.Event != "" {
@@ -113,47 +100,15 @@ func (p *printer) line(t *target, line string, newline bool) {
 }
 
 // jsonLines writes one object per line, each with the position of its end.
-func (p *printer) jsonLines(t *target, m *message) {
-	for i, pos := range lineEnds(m) {
+func (p *printer) jsonLines(t *target, m *wire.Message) {
+	for i, pos := range m.LineEnds() {
 		p.enc.Encode(jsonLine{Source: t.source, Line: p.stripped(m.Lines[i]), Pos: pos})
 	}
 	if m.Partial != "" {
 		// an unfinished line ends where its text does: the daemon gives no size
-		pos := m.Pos
-		if prefix, off, ok := splitPos(m.Pos); ok {
-			pos = prefix + strconv.FormatInt(off+int64(len(m.Partial)), 10)
-		}
+		pos := m.PartialEnd()
 		p.enc.Encode(jsonLine{Source: t.source, Line: p.stripped(m.Partial), Pos: pos, Partial: true})
 	}
-}
-
-// lineEnds is the position of the end of each of m's lines. The daemon gives
-// only the last one (m.Pos); each earlier line ends where the file bytes of
-// the lines after it begin. Those are m.Sizes; an older daemon does not send
-// them, and then the text's length plus its newline stands in, which is
-// right only for lines that were valid UTF-8 and not cut.
-func lineEnds(m *message) []string {
-	ends := make([]string, len(m.Lines))
-	prefix, end, ok := splitPos(m.Pos)
-	if !ok {
-		for i := range ends {
-			ends[i] = m.Pos
-		}
-		return ends
-	}
-	sizes := m.Sizes
-	if len(sizes) != len(m.Lines) { // absent, or not this message's: do without
-		sizes = nil
-	}
-	for i := len(m.Lines) - 1; i >= 0; i-- {
-		ends[i] = prefix + strconv.FormatInt(end, 10)
-		if sizes != nil {
-			end -= sizes[i]
-		} else {
-			end -= int64(len(m.Lines[i]) + 1)
-		}
-	}
-	return ends
 }
 
 func (p *printer) stripped(line string) string {
@@ -217,7 +172,7 @@ func strip(dst []byte, line string) []byte {
 
 // event reports a file event: on stdout as an object with -o json, else as
 // a note on stderr, as tail does.
-func (p *printer) event(t *target, m *message) error {
+func (p *printer) event(t *target, m *wire.Message) error {
 	if p.cfg.json {
 		p.enc.Encode(jsonEvent{Source: t.source, Event: m.Event, Reason: m.Reason, File: m.File, Bytes: m.Bytes, Pos: m.Pos})
 		if m.Event != "gap" {
@@ -241,7 +196,7 @@ func (p *printer) event(t *target, m *message) error {
 }
 
 // gapWarning is the one line that tells of lines lost.
-func gapWarning(m *message) string {
+func gapWarning(m *wire.Message) string {
 	reason := m.Reason
 	if reason == "" {
 		reason = "unknown reason"
@@ -364,18 +319,4 @@ func (p *printer) flush() error {
 		return outputError{err}
 	}
 	return nil
-}
-
-// splitPos splits a position into its prefix, up to and with the last colon,
-// and the OFFSET after it: "DEV:INO:" or "DEV:INO:TAG:", the daemon's two forms.
-func splitPos(pos string) (string, int64, bool) {
-	i := strings.LastIndexByte(pos, ':')
-	if i < 0 {
-		return "", 0, false
-	}
-	off, err := strconv.ParseInt(pos[i+1:], 10, 64)
-	if err != nil {
-		return "", 0, false
-	}
-	return pos[:i+1], off, true
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/logtail/logtail/wire"
 
 	"github.com/logtail/logtail/wsconn"
 )
@@ -145,17 +146,10 @@ func (s *stream) run(ctx context.Context) error {
 func (s *stream) dial(ctx context.Context) (*wsconn.Client, error) {
 	u := *s.t.url
 	q := u.Query()
-	q.Set("format", "json")
-	if s.cfg.follow {
-		q.Set("tail", "1")
-	} else {
-		q.Set("tail", "0")
-	}
-	if s.pos != "" {
-		q.Set("from", s.pos)
+	wire.Query{Lines: s.cfg.lines, Tail: s.cfg.follow, Format: wire.FormatJSON}.Set(q)
+	if s.pos != "" { // opaque: sent back as the daemon gave it
 		q.Del("lines")
-	} else {
-		q.Set("lines", strconv.Itoa(s.cfg.lines))
+		q.Set("from", s.pos)
 	}
 	u.RawQuery = q.Encode()
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
@@ -192,8 +186,8 @@ func (s *stream) read(ctx context.Context, c *wsconn.Client) (err error) {
 			}
 			return err
 		}
-		var m message
-		if err := json.Unmarshal(data, &m); err != nil {
+		m, err := wire.Decode(data)
+		if err != nil {
 			return finalError{fmt.Errorf("not a format=json message from the daemon (%s): %w", printable(excerpt(data)), err)}
 		}
 		if s.cfg.lines == 0 {

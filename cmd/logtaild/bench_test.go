@@ -14,6 +14,7 @@ import (
 
 	"github.com/logtail/logtail/render"
 	"github.com/logtail/logtail/tailer"
+	"github.com/logtail/logtail/wire"
 	"github.com/logtail/logtail/wsconn"
 )
 
@@ -79,7 +80,7 @@ func BenchmarkFrames(b *testing.B) {
 			c := loopbackConn(b)
 			raw := bytes.Repeat(append(bytes.Repeat([]byte("x"), 99), '\n'), 1000)
 			batch := tailer.NewBatch(raw, format == "html", new(render.Stream))
-			s := newSender(c, query{format: format}, &streamStats{})
+			s := newSender(c, wire.Query{Format: format}, &streamStats{})
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
 			for b.Loop() {

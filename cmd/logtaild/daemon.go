@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/logtail/logtail/metrics"
+	"github.com/logtail/logtail/render"
 	"github.com/logtail/logtail/sandbox"
 	"github.com/logtail/logtail/tailer"
 	"github.com/logtail/logtail/web"
@@ -129,6 +130,7 @@ func New(cfg Config) (*Daemon, error) {
 		MaxLineBytes: cfg.MaxLineBytes,
 		QueueBytes:   cfg.ClientQueueBytes,
 		CatchUpBytes: int64(cfg.CatchUpBytes),
+		NewRenderer:  func() tailer.Renderer { return new(render.Stream) },
 	})
 	d.web = web.New(web.Config{
 		Roots:        box.Roots(),

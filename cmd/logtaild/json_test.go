@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/logtail/logtail/tailer"
+
+	"github.com/logtail/logtail/wire"
+
 	"github.com/logtail/logtail/wsconn"
 )
 
@@ -55,8 +58,8 @@ func posOf(t *testing.T, path string, off int64) string {
 // file's change time then, moves with every write).
 func samePos(t *testing.T, a, b string) bool {
 	t.Helper()
-	pa, err1 := tailer.ParsePosition(a)
-	pb, err2 := tailer.ParsePosition(b)
+	pa, err1 := wire.ParsePosition(a)
+	pb, err2 := wire.ParsePosition(b)
 	if err1 != nil || err2 != nil {
 		t.Fatalf("positions %q, %q: %v, %v", a, b, err1, err2)
 	}

@@ -3,10 +3,9 @@ package main
 import (
 	"bytes"
 	"slices"
-	"strconv"
 
-	"github.com/logtail/logtail/render"
 	"github.com/logtail/logtail/tailer"
+	"github.com/logtail/logtail/wire"
 	"github.com/logtail/logtail/wsconn"
 )
 
@@ -24,15 +23,15 @@ type sender struct {
 	st     *streamStats
 
 	// json only
-	open    bool            // msg holds an unterminated lines array
-	filled  bool            // ... with at least one line in it
-	sizes   []byte          // the lines' sizes in their file, for the message
-	pos     tailer.Position // where the lines in msg end
-	partial []byte          // an unfinished last line, sent only when not following
+	open    bool          // msg holds an unterminated lines array
+	filled  bool          // ... with at least one line in it
+	sizes   []byte        // the lines' sizes in their file, for the message
+	pos     wire.Position // where the lines in msg end
+	partial []byte        // an unfinished last line, sent only when not following
 }
 
-func newSender(c *wsconn.Conn, q query, st *streamStats) *sender {
-	return &sender{c: c, format: q.format, html: q.html, st: st}
+func newSender(c *wsconn.Conn, q wire.Query, st *streamStats) *sender {
+	return &sender{c: c, format: q.Format, html: q.HTML, st: st}
 }
 
 // release gives the frame buffer back to the pool between bursts: an idle
@@ -69,7 +68,7 @@ func (s *sender) add(b *tailer.Batch) error {
 //
 //go:noinline
 func (s *sender) addJSON(b *tailer.Batch) error {
-	if s.open && !sameFile(s.pos, b.End) {
+	if s.open && !wire.Continues(s.pos, b.End) {
 		if err := s.flush(); err != nil { // a message's lines are of one file
 			return err
 		}
@@ -78,27 +77,8 @@ func (s *sender) addJSON(b *tailer.Batch) error {
 		if err := s.flush(); err != nil {
 			return err
 		}
-		s.msg = append(s.msg, `{"event":"`...)
-		s.msg = append(s.msg, b.Event...)
-		s.msg = append(s.msg, `"`...)
-		if b.Reason != "" {
-			s.msg = append(s.msg, `,"reason":`...)
-			s.msg = tailer.AppendJSONString(s.msg, render.AppendText(nil, []byte(b.Reason)))
-		}
-		if b.File != "" {
-			s.msg = append(s.msg, `,"file":`...)
-			s.msg = tailer.AppendJSONString(s.msg, render.AppendText(nil, []byte(b.File)))
-		}
-		if b.Bytes > 0 {
-			s.msg = append(s.msg, `,"bytes":`...)
-			s.msg = strconv.AppendInt(s.msg, b.Bytes, 10)
-		}
-		if b.End != (tailer.Position{}) {
-			s.msg = append(s.msg, `,"pos":"`...)
-			s.msg = append(s.msg, b.End.String()...)
-			s.msg = append(s.msg, '"')
-		}
-		s.msg = append(s.msg, '}')
+		s.msg = wire.AppendEvent(s.msg, wire.Event{Kind: b.Event, Reason: b.Reason, File: b.File, Bytes: b.Bytes,
+			Pos: b.End, HasPos: b.End != (wire.Position{})})
 		if err := s.write(); err != nil {
 			return err
 		}
@@ -106,7 +86,7 @@ func (s *sender) addJSON(b *tailer.Batch) error {
 	if b.Lines == 0 {
 		if b.Event == "" { // a position without lines: where a new stream stands
 			if !s.open {
-				s.msg = append(s.msg, `{"lines":[`...)
+				s.msg = append(s.msg, wire.LinesStart...)
 				s.open = true
 			}
 			s.pos = b.End
@@ -118,16 +98,16 @@ func (s *sender) addJSON(b *tailer.Batch) error {
 		s.msg = append(s.msg, ',')
 		s.sizes = append(s.sizes, ',')
 	case !s.open: // (open and empty: a position was all it held)
-		s.msg = append(s.msg, `{"lines":[`...)
+		s.msg = append(s.msg, wire.LinesStart...)
 		s.open = true
 	}
 	s.filled = true
 	if s.html {
-		s.msg = append(s.msg, b.JSONHTMLLines()...)
+		s.msg = append(s.msg, b.Form(formHTMLLines, jsonHTMLLines)...)
 	} else {
-		s.msg = append(s.msg, b.JSONLines()...)
+		s.msg = append(s.msg, b.Form(formLines, jsonLines)...)
 	}
-	s.sizes = append(s.sizes, b.JSONSizes()...)
+	s.sizes = append(s.sizes, b.Form(formSizes, jsonSizes)...)
 	s.pos = b.End
 	if s.len() >= frameTarget {
 		return s.flush()
@@ -180,29 +160,30 @@ func (s *sender) flush() error {
 //
 //go:noinline
 func (s *sender) closeJSON() {
-	s.msg = append(s.msg, ']')
-	if len(s.sizes) > 0 {
-		s.msg = append(s.msg, `,"sizes":[`...)
-		s.msg = append(s.msg, s.sizes...)
-		s.msg = append(s.msg, ']')
-		s.sizes = s.sizes[:0]
-	}
 	if s.partial != nil {
-		s.msg = slices.Grow(s.msg, tailer.JSONStringLen(s.partial)+64) // not twice a long line
-		s.msg = append(s.msg, `,"partial":`...)
-		s.msg = tailer.AppendJSONString(s.msg, s.partial)
-		s.partial = nil
+		s.msg = slices.Grow(s.msg, wire.StringLen(s.partial)+len(s.sizes)+128) // not twice a long line
 	}
-	s.msg = append(s.msg, `,"pos":"`...)
-	s.msg = append(s.msg, s.pos.String()...)
-	s.msg = append(s.msg, `"}`...)
+	s.msg = wire.AppendLinesEnd(s.msg, s.sizes, s.partial, s.pos)
+	s.sizes, s.partial = s.sizes[:0], nil
 	s.open, s.filled = false, false
 }
 
-// sameFile reports whether b follows a in one file: positions only move
-// forward within a file's content (a truncation starts it again).
-func sameFile(a, b tailer.Position) bool {
-	return a.Dev == b.Dev && a.Ino == b.Ino && a.Born == b.Born && b.Offset >= a.Offset
+// The forms of a batch that json streams send (tailer.Batch.Form): made
+// once per batch for every client that sends it.
+const (
+	formLines     = iota // the lines as JSON strings
+	formHTMLLines        // their HTML form as JSON strings (json&html=1)
+	formSizes            // their sizes in the file
+)
+
+func jsonLines(b *tailer.Batch) []byte {
+	return wire.AppendLines(make([]byte, 0, wire.LinesLen(b.Text, b.Lines)), b.Text)
+}
+
+func jsonHTMLLines(b *tailer.Batch) []byte { return wire.AppendLines(nil, b.HTML) }
+
+func jsonSizes(b *tailer.Batch) []byte {
+	return wire.AppendSizes(make([]byte, 0, 4*b.Lines), b.Raw, b.Sizes)
 }
 
 func (s *sender) write() error {

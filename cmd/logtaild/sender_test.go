@@ -10,6 +10,7 @@ import (
 
 	"github.com/logtail/logtail/render"
 	"github.com/logtail/logtail/tailer"
+	"github.com/logtail/logtail/wire"
 	"github.com/logtail/logtail/wsconn"
 )
 
@@ -61,9 +62,9 @@ func senderPair(t *testing.T) (*wsconn.Conn, *wsconn.Client) {
 // under load the stream takes both at once.
 func TestSenderPositionThenLines(t *testing.T) {
 	c, cl := senderPair(t)
-	s := newSender(c, query{format: "json"}, &streamStats{})
+	s := newSender(c, wire.Query{Format: wire.FormatJSON}, &streamStats{})
 	defer s.release()
-	pos := tailer.Position{Dev: 1, Ino: 2, Offset: 10}
+	pos := wire.Position{Dev: 1, Ino: 2, Offset: 10}
 	start := tailer.NewBatch(nil, false, new(render.Stream))
 	start.End = pos
 	lines := tailer.NewBatch([]byte("a\nb\n"), false, new(render.Stream))

@@ -7,10 +7,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/logtail/logtail/wire"
 
 	"github.com/logtail/logtail/heartbeat"
 	"github.com/logtail/logtail/render"
@@ -23,74 +24,6 @@ import (
 // frameTarget is the size a frame grows to when lines are waiting: large
 // enough to batch well, small enough for a browser to parse at once.
 const frameTarget = 32 << 10
-
-// query is a stream request's parameters.
-type query struct {
-	lines  int
-	tail   bool
-	format string           // html, text, json
-	html   bool             // json lines carry the HTML form
-	from   *tailer.Position // resume right after this position
-}
-
-// wantHTML says whether the stream needs the lines' HTML form.
-func (q query) wantHTML() bool { return q.format == "html" || q.html }
-
-// parseQuery reads lines, tail and format. Unknown parameters are ignored (a
-// cache-buster or a token for a proxy must not break a stream); a parameter
-// given twice, or a value we cannot read, is a 400 with the reason.
-func parseQuery(raw string, maxLines int) (query, error) {
-	q := query{lines: min(10, maxLines), format: "html"} // --max-lines caps the default too
-	values, err := url.ParseQuery(raw)
-	if err != nil {
-		return q, fmt.Errorf("malformed query: %v", err)
-	}
-	for key, v := range values {
-		switch key {
-		case "lines", "tail", "format", "html", "from":
-			if len(v) > 1 {
-				return q, fmt.Errorf("%s given %d times", key, len(v))
-			}
-		}
-	}
-	if v, ok := values["lines"]; ok {
-		n, err := strconv.ParseUint(v[0], 10, 31)
-		if err != nil {
-			return q, fmt.Errorf("lines=%.20q: want a whole number from 0 to %d", v[0], maxLines)
-		}
-		q.lines = min(int(n), maxLines)
-	}
-	for key, dst := range map[string]*bool{"tail": &q.tail, "html": &q.html} {
-		if v, ok := values[key]; ok {
-			switch v[0] {
-			case "1", "true", "": // "?tail" alone means yes
-				*dst = true
-			case "0", "false":
-			default:
-				return q, fmt.Errorf("%s=%.20q: want 1 or 0", key, v[0])
-			}
-		}
-	}
-	if v, ok := values["from"]; ok {
-		pos, err := tailer.ParsePosition(v[0])
-		if err != nil {
-			return q, fmt.Errorf("from: %v", err)
-		}
-		q.from = &pos
-	}
-	if v, ok := values["format"]; ok {
-		switch v[0] {
-		case "html", "text", "json":
-			q.format = v[0]
-		default:
-			return q, fmt.Errorf("format=%.20q: want html, text or json", v[0])
-		}
-	}
-	if q.from != nil && !q.tail {
-		return q, errors.New("from= resumes a followed stream: add tail=1")
-	}
-	return q, nil
-}
 
 // refuseErr maps an error from the sandbox or the tailer to a refusal.
 func (d *Daemon) refuseErr(w http.ResponseWriter, r *http.Request, err error) {
@@ -166,7 +99,7 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 		d.refuseStream(w, http.StatusForbidden, "origin not allowed: start logtaild with --allow-origin "+r.Header.Get("Origin"))
 		return
 	}
-	q, err := parseQuery(r.URL.RawQuery, d.cfg.MaxLines)
+	q, err := wire.ParseQuery(r.URL.RawQuery, d.cfg.MaxLines)
 	if err != nil {
 		d.refuseStream(w, http.StatusBadRequest, err.Error())
 		return
@@ -197,7 +130,7 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 		d.streams.Add(-1)
 		d.wg.Done()
 	}
-	if q.tail {
+	if q.Tail {
 		d.follow(w, r, name, q, done)
 	} else {
 		defer done()
@@ -208,17 +141,17 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 // last sends the last lines and closes with 1000. They are read and sent a
 // frame at a time: what a request holds is bounded by a frame and a line,
 // not by lines × --max-line-bytes.
-func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q query) {
+func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q wire.Query) {
 	f, fi, _, err := d.box.Open(name)
 	if err != nil {
 		d.refuseErr(w, r, err)
 		return
 	}
 	defer f.Close()
-	size, n := fi.Size(), q.lines
+	size, n := fi.Size(), q.Lines
 	// json tells of an unfinished last line, so that the CLI prints exactly
 	// what tail prints: it counts as one of the N lines, as in tail.
-	withPartial := q.format == "json" && n > 0 && size > 0 && !endsLine(f, size)
+	withPartial := q.Format == "json" && n > 0 && size > 0 && !endsLine(f, size)
 	if withPartial {
 		n--
 	}
@@ -243,7 +176,7 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 	// The scan reads at most (lines+1) × --max-line-bytes from the end,
 	// whatever the file holds.
 	last, err := tailer.LastLinesEach(f, size, n, d.cfg.MaxLineBytes, frameTarget, func(ch tailer.LastChunk) error {
-		b := tailer.NewBatch(ch.Raw, q.wantHTML(), colours)
+		b := tailer.NewBatch(ch.Raw, q.WantHTML(), colours)
 		b.Sizes = ch.Sizes
 		var err error
 		if b.End, err = tailer.PositionAt(f, ch.End); err != nil {
@@ -260,7 +193,7 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q que
 		b := tailer.NewBatch(nil, false, colours)
 		if b.End, err = tailer.PositionAt(f, stop); err == nil {
 			if withPartial && len(last.Partial) > 0 {
-				s.partial = render.AppendText(nil, last.Partial)
+				s.partial = wire.AppendValidUTF8(nil, last.Partial)
 			}
 			if err = send(b); err == nil {
 				if err = s.flush(); err != nil {
@@ -293,10 +226,10 @@ func endsLine(f *os.File, size int64) bool {
 
 // follow sends the last lines, then every new one, until the client leaves,
 // the daemon stops, the heartbeat fails or the client falls too far behind.
-func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q query, done func()) {
+func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q wire.Query, done func()) {
 	st := &stream{d: d, done: done}
 	st.state.Store(running) // set-up owns it; kicks until then ask for a pass
-	sub, err := d.hub.Subscribe(name, tailer.Options{Lines: q.lines, HTML: q.wantHTML(), From: q.from, Notify: st.kick})
+	sub, err := d.hub.Subscribe(name, tailer.Options{Lines: q.Lines, HTML: q.WantHTML(), From: q.From, Notify: st.kick})
 	if err != nil {
 		d.refuseErr(w, r, err)
 		done()
@@ -552,11 +485,11 @@ func (d *Daemon) reportSent(st *streamStats) {
 	st.reportedLines, st.reportedBytes, st.reportedFrames = st.lines, st.bytes, st.frames
 }
 
-func (d *Daemon) opened(r *http.Request, name string, q query) *streamStats {
+func (d *Daemon) opened(r *http.Request, name string, q wire.Query) *streamStats {
 	st := &streamStats{remote: r.RemoteAddr, path: name, start: time.Now()}
-	attrs := []any{"remote", st.remote, "path", name, "lines", q.lines, "tail", q.tail, "format", q.format}
-	if q.from != nil {
-		attrs = append(attrs[:4], "from", q.from.String(), "tail", q.tail, "format", q.format)
+	attrs := []any{"remote", st.remote, "path", name, "lines", q.Lines, "tail", q.Tail, "format", q.Format}
+	if q.From != nil {
+		attrs = append(attrs[:4], "from", q.From.String(), "tail", q.Tail, "format", q.Format)
 	}
 	d.log.Info("stream opened", attrs...)
 	return st

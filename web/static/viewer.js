@@ -1,9 +1,11 @@
 // logtail viewer: follows one file over the daemon's WebSocket stream.
 //
-// The stream is ws(s)://<this page's host and path>?format=json&html=1&tail=1:
-// each message is {"lines":[...],"pos":"DEV:INO:OFF"} with every line already
+// The stream is ws(s)://<this page's host and path>?format=json&html=1&tail=1,
+// in the protocol written once in wire/doc.go (go doc github.com/logtail/logtail/wire):
+// each message is {"lines":[...],"pos":"POS"} with every line already
 // rendered and escaped by the server, or an event {"event":...,"pos":...}; a
 // gap event (lines that will never come) gets a warning marker of its own.
+// Positions are opaque: the last one seen is sent back as from=POS.
 // Log text is only ever inserted as that server-rendered HTML (one element
 // per line); nothing here builds markup from log text or evaluates it.
 //

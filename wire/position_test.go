@@ -1,6 +1,8 @@
-package tailer
+package wire
 
-import "testing"
+import (
+	"testing"
+)
 
 // TestPositionText: every form reads back to itself; malformed ones are refused.
 func TestPositionText(t *testing.T) {

@@ -1,0 +1,119 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+)
+
+// Formats of a stream's messages (format=).
+const (
+	FormatHTML = "html" // lines rendered as HTML, each ending in '\n' (the default)
+	FormatText = "text" // lines as in the file, each ending in '\n'
+	FormatJSON = "json" // one JSON object per message, with positions (see the package doc)
+)
+
+// DefaultLines is how many last lines a stream starts with when lines= is
+// not given.
+const DefaultLines = 10
+
+// Query is a stream request's parameters.
+type Query struct {
+	Lines  int       // the last Lines lines first
+	Tail   bool      // then follow the file
+	Format string    // FormatHTML, FormatText or FormatJSON; "" is FormatHTML
+	HTML   bool      // json lines carry their HTML form
+	From   *Position // resume right after this position, instead of the last lines
+}
+
+// WantHTML says whether the stream's lines are sent in their HTML form.
+func (q Query) WantHTML() bool { return q.Format == FormatHTML || q.Format == "" || q.HTML }
+
+// Set puts q's parameters into v, replacing any there, and leaves the
+// others (a token, a cache-buster) alone. Lines is left out when From is
+// set.
+func (q Query) Set(v url.Values) {
+	if q.From != nil {
+		v.Del("lines")
+		v.Set("from", q.From.String())
+	} else {
+		v.Del("from")
+		v.Set("lines", strconv.Itoa(q.Lines))
+	}
+	if q.Tail {
+		v.Set("tail", "1")
+	} else {
+		v.Set("tail", "0")
+	}
+	if q.Format != "" {
+		v.Set("format", q.Format)
+	}
+	if q.HTML {
+		v.Set("html", "1")
+	}
+}
+
+// Encode is q as a query string.
+func (q Query) Encode() string {
+	v := url.Values{}
+	q.Set(v)
+	return v.Encode()
+}
+
+// ParseQuery reads a stream request's query. Unknown parameters are ignored
+// (a cache-buster or a token for a proxy must not break a stream); a known
+// one given twice, or a value that cannot be read, is an error that says
+// why, for the client. lines is capped at maxLines, the default too.
+func ParseQuery(raw string, maxLines int) (Query, error) {
+	q := Query{Lines: min(DefaultLines, maxLines), Format: FormatHTML}
+	values, err := url.ParseQuery(raw)
+	if err != nil {
+		return q, fmt.Errorf("malformed query: %v", err)
+	}
+	for key, v := range values {
+		switch key {
+		case "lines", "tail", "format", "html", "from":
+			if len(v) > 1 {
+				return q, fmt.Errorf("%s given %d times", key, len(v))
+			}
+		}
+	}
+	if v, ok := values["lines"]; ok {
+		n, err := strconv.ParseUint(v[0], 10, 31)
+		if err != nil {
+			return q, fmt.Errorf("lines=%.20q: want a whole number from 0 to %d", v[0], maxLines)
+		}
+		q.Lines = min(int(n), maxLines)
+	}
+	for key, dst := range map[string]*bool{"tail": &q.Tail, "html": &q.HTML} {
+		if v, ok := values[key]; ok {
+			switch v[0] {
+			case "1", "true", "": // "?tail" alone means yes
+				*dst = true
+			case "0", "false":
+			default:
+				return q, fmt.Errorf("%s=%.20q: want 1 or 0", key, v[0])
+			}
+		}
+	}
+	if v, ok := values["from"]; ok {
+		pos, err := ParsePosition(v[0])
+		if err != nil {
+			return q, fmt.Errorf("from: %v", err)
+		}
+		q.From = &pos
+	}
+	if v, ok := values["format"]; ok {
+		switch v[0] {
+		case FormatHTML, FormatText, FormatJSON:
+			q.Format = v[0]
+		default:
+			return q, fmt.Errorf("format=%.20q: want html, text or json", v[0])
+		}
+	}
+	if q.From != nil && !q.Tail {
+		return q, errors.New("from= resumes a followed stream: add tail=1")
+	}
+	return q, nil
+}
