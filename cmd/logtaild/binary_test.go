@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"debug/elf"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -15,13 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logtail/logtail/internal/testutil"
+
 	"github.com/logtail/logtail/wsconn"
 )
 
 // TestBinary builds logtaild as the Dockerfile does (static, version stamped)
 // and runs it as a process: what only a process can show.
 func TestBinary(t *testing.T) {
-	bin := buildDaemon(t, "-s -w -X main.version=v9.8.7-test")
+	bin := testutil.BuildDaemon(t, "-s -w -X main.version=v9.8.7-test")
 
 	t.Run("static", func(t *testing.T) {
 		f, err := elf.Open(bin)
@@ -63,11 +63,11 @@ func TestBinary(t *testing.T) {
 		os.WriteFile(open, []byte("open\n"), 0o644)
 		cmd := exec.Command(nbin, "--addr", "127.0.0.1:0", "--log-format", "json", "--root", dir)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		_, addr := startCmd(t, cmd)
-		if got := dialStatus(t, "ws://"+addr+secret, nil); got != 403 {
+		_, addr := testutil.StartCmd(t, cmd)
+		if got := testutil.DialStatus(t, "ws://"+addr+secret, nil); got != 403 {
 			t.Errorf("unreadable file: %d, want 403", got)
 		}
-		got, err := readAll(t, dialOK(t, "ws://"+addr+open+"?format=text"))
+		got, err := testutil.ReadAll(t, testutil.DialOK(t, "ws://"+addr+open+"?format=text"))
 		if got != "open\n" || !wsconn.IsClose(err, 1000) {
 			t.Errorf("the readable file after: %q, %v", got, err)
 		}
@@ -87,7 +87,7 @@ func TestBinary(t *testing.T) {
 			t.Fatal(err)
 		}
 		const timeout = 3 * time.Second
-		cmd, addr := startBinary(t, bin, "--root", root, "--shutdown-timeout", timeout.String())
+		cmd, addr := testutil.StartBinary(t, bin, "--root", root, "--shutdown-timeout", timeout.String())
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		c, err := wsconn.Dial(ctx, "ws://"+addr+p+"?tail=1", wsconn.DialOptions{})
@@ -95,12 +95,14 @@ func TestBinary(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		readLines(t, c, 1)
+		if _, err := c.Next(); err != nil { // the last line: the stream is open
+			t.Fatal(err)
+		}
 		sent := time.Now()
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := readAll(t, c); !wsconn.IsClose(err, wsconn.CodeGoingAway) {
+		if _, err := testutil.ReadAll(t, c); !wsconn.IsClose(err, wsconn.CodeGoingAway) {
 			t.Errorf("stream ended with %v, want close 1001", err)
 		}
 		waited := make(chan error, 1)
@@ -121,7 +123,7 @@ func TestBinary(t *testing.T) {
 	})
 
 	t.Run("healthcheck", func(t *testing.T) {
-		_, addr := startBinary(t, bin, "--root", t.TempDir())
+		_, addr := testutil.StartBinary(t, bin, "--root", t.TempDir())
 		hc := exec.Command(bin, "healthcheck")
 		hc.Env = []string{"LOGTAILD_ADDR=" + addr}
 		if out, err := hc.CombinedOutput(); err != nil {
@@ -142,52 +144,4 @@ func TestBinary(t *testing.T) {
 			t.Errorf("want a one-line reason, got %q", out)
 		}
 	})
-}
-
-// startBinary starts the daemon on a free port and waits for its "serving"
-// log line, returning the command and the address.
-func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
-	t.Helper()
-	return startCmd(t, exec.Command(bin, append([]string{"--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...))
-}
-
-// startCmd starts a prepared daemon command and returns its address.
-func startCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, string) {
-	t.Helper()
-	cmd.Env = []string{}
-	stderr, logw := io.Pipe()
-	cmd.Stderr = logw // Wait returns once the process is gone and its log copied
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addrc := make(chan string, 1)
-	done := make(chan struct{})
-	go func() { // ends when logw is closed, after Wait
-		defer close(done)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			t.Log(line)
-			if _, rest, ok := strings.Cut(line, `"msg":"serving","addr":"`); ok {
-				addr, _, _ := strings.Cut(rest, `"`)
-				addrc <- addr
-			}
-		}
-		io.Copy(io.Discard, stderr)
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-		logw.Close()
-		<-done
-	})
-	select {
-	case addr := <-addrc:
-		return cmd, addr
-	case <-time.After(10 * time.Second):
-		t.Fatal("the daemon did not start")
-		return nil, ""
-	}
 }

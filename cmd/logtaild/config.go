@@ -10,47 +10,12 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/logtail/logtail/server"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = ""
-
-// Config is everything the daemon needs to run.
-type Config struct {
-	Addr              string
-	Roots             []string
-	HeartbeatInterval time.Duration
-	HeartbeatTimeout  time.Duration
-	MaxLines          int
-	MaxLineBytes      int
-	ClientQueueBytes  int
-	// CatchUpBytes bounds what resuming clients' queues hold, all together.
-	CatchUpBytes int
-	AllowOrigins []string
-	Grace        time.Duration
-	PollInterval time.Duration
-	LogFormat    string
-	Logger       *slog.Logger
-	// Token, when set, is required of streams, pages and assets
-	// (Authorization: Bearer T, or ?token=T); /healthz stays open.
-	Token string
-	// MetricsToken, when set, is required of /metrics; unset, it is open.
-	MetricsToken string
-	// TLSCert and TLSKey, both set, serve https and wss; SIGHUP reloads them.
-	TLSCert, TLSKey string
-	// MaxStreams bounds the streams open at once; more are refused with 503.
-	MaxStreams int
-	// ShutdownTimeout bounds the graceful stop.
-	ShutdownTimeout time.Duration
-	// DebugAddr, when set, serves Go's pprof profiles there.
-	DebugAddr string
-	// AllowHosts are the names (besides addresses, localhost and the
-	// listen address's name) that requests may carry in Host; "*" is any.
-	AllowHosts []string
-	// IndexMaxEntries bounds the entries one walk of the roots for the index
-	// visits (0: the web package's default).
-	IndexMaxEntries int
-}
 
 // usageError is a bad flag or value: exit code 2.
 type usageError struct{ err error }
@@ -77,8 +42,8 @@ func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 
 // parseConfig reads flags, then the LOGTAILD_* environment for every flag not
 // given on the command line.
-func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) (Config, error) {
-	cfg := Config{}
+func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) (server.Config, error) {
+	cfg := server.Config{Version: versionString(), Args: append([]string{"logtaild"}, args...)}
 	var roots, origins, hosts list
 	fs := flag.NewFlagSet("logtaild", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -137,7 +102,7 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		if err := readToken(t.flag, t.file, t.dst); err != nil {
 			return cfg, usageError{err}
 		}
-		if err := checkToken(t.flag, *t.dst); err != nil {
+		if err := server.CheckToken(t.flag, *t.dst); err != nil {
 			return cfg, usageError{err}
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logtail/logtail/server"
 )
 
 func TestEnvTwins(t *testing.T) {
@@ -17,14 +19,14 @@ func TestEnvTwins(t *testing.T) {
 		name  string
 		args  []string
 		env   map[string]string
-		check func(t *testing.T, c Config)
+		check func(t *testing.T, c server.Config)
 	}{
-		{"defaults", []string{"--root", root1}, nil, func(t *testing.T, c Config) {
+		{"defaults", []string{"--root", root1}, nil, func(t *testing.T, c server.Config) {
 			if c.Addr != "127.0.0.1:8080" || c.MaxStreams != 0 /* derived from the open-file limit */ || c.ShutdownTimeout != 5*time.Second || c.Token != "" {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
-		{"root list from env", nil, map[string]string{"LOGTAILD_ROOT": root1 + ":" + root2}, func(t *testing.T, c Config) {
+		{"root list from env", nil, map[string]string{"LOGTAILD_ROOT": root1 + ":" + root2}, func(t *testing.T, c server.Config) {
 			if !reflect.DeepEqual(c.Roots, []string{root1, root2}) {
 				t.Errorf("roots %q", c.Roots)
 			}
@@ -34,11 +36,11 @@ func TestEnvTwins(t *testing.T) {
 			"LOGTAILD_TLS_CERT": "/c.pem", "LOGTAILD_TLS_KEY": "/k.pem", "LOGTAILD_MAX_STREAMS": "7",
 			"LOGTAILD_SHUTDOWN_TIMEOUT": "2s", "LOGTAILD_HEARTBEAT_INTERVAL": "15s", "LOGTAILD_LOG_FORMAT": "json",
 			"LOGTAILD_ALLOW_ORIGIN": "https://a.example,https://b.example",
-		}, func(t *testing.T, c Config) {
-			want := Config{Addr: ":9999", Token: "s3cret", MetricsToken: "m", TLSCert: "/c.pem", TLSKey: "/k.pem",
+		}, func(t *testing.T, c server.Config) {
+			want := server.Config{Addr: ":9999", Token: "s3cret", MetricsToken: "m", TLSCert: "/c.pem", TLSKey: "/k.pem",
 				MaxStreams: 7, ShutdownTimeout: 2 * time.Second, HeartbeatInterval: 15 * time.Second, LogFormat: "json",
 				AllowOrigins: []string{"https://a.example", "https://b.example"}}
-			got := Config{Addr: c.Addr, Token: c.Token, MetricsToken: c.MetricsToken, TLSCert: c.TLSCert, TLSKey: c.TLSKey,
+			got := server.Config{Addr: c.Addr, Token: c.Token, MetricsToken: c.MetricsToken, TLSCert: c.TLSCert, TLSKey: c.TLSKey,
 				MaxStreams: c.MaxStreams, ShutdownTimeout: c.ShutdownTimeout, HeartbeatInterval: c.HeartbeatInterval,
 				LogFormat: c.LogFormat, AllowOrigins: c.AllowOrigins}
 			if !reflect.DeepEqual(got, want) {
@@ -47,7 +49,7 @@ func TestEnvTwins(t *testing.T) {
 		}},
 		{"flags win over env", []string{"--root", root1, "--addr", "127.0.0.1:1", "--max-streams", "3", "--token", "flag"},
 			map[string]string{"LOGTAILD_ROOT": root2, "LOGTAILD_ADDR": ":2", "LOGTAILD_MAX_STREAMS": "9", "LOGTAILD_TOKEN": "env"},
-			func(t *testing.T, c Config) {
+			func(t *testing.T, c server.Config) {
 				if c.Addr != "127.0.0.1:1" || c.MaxStreams != 3 || c.Token != "flag" || !reflect.DeepEqual(c.Roots, []string{root1}) {
 					t.Errorf("flags did not win: %+v", c)
 				}

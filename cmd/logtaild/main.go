@@ -1,13 +1,20 @@
 // Command logtaild serves the log files under a few allowed directories over
-// WebSocket: the last lines of a file, then every line appended to it.
+// WebSocket: the last lines of a file, then every line appended to it. The
+// daemon itself is package server; this command reads its flags and
+// environment into a server.Config and runs it.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/logtail/logtail/server"
 )
 
 func main() {
@@ -17,4 +24,28 @@ func main() {
 		fmt.Fprintln(os.Stderr, "logtaild:", err)
 		os.Exit(exitCode(err))
 	}
+}
+
+// run is main without the process: flags and environment in, error out.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(ctx, args[1:], getenv, stdout, stderr)
+	}
+	cfg, err := parseConfig(args, getenv, stdout, stderr)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	d, err := server.New(cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	defer d.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return d.Serve(ctx, ln)
 }

@@ -1,0 +1,195 @@
+package server
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/logtail/logtail/tailer"
+	"github.com/logtail/logtail/wire"
+	"github.com/logtail/logtail/wsconn"
+)
+
+// sender turns batches into frames for one connection: whole lines only,
+// gathered up to about frameTarget bytes, each frame written in one write.
+// html and text frames are the lines, each ending in '\n'; a json frame is one
+// object: {"lines":[...],"sizes":[...],"pos":"POS"}, or an event on its own.
+// A json message holds lines of one file only: its position names the file.
+type sender struct {
+	c      *wsconn.Conn
+	format string
+	html   bool    // json lines in their HTML form
+	msg    []byte  // a frame in the making, after wsconn.HeaderRoom bytes
+	buf    *[]byte // where msg came from (wsconn.GetBuffer), nil when none is held
+	st     *streamStats
+
+	// json only
+	open    bool          // msg holds an unterminated lines array
+	filled  bool          // ... with at least one line in it
+	sizes   []byte        // the lines' sizes in their file, for the message
+	pos     wire.Position // where the lines in msg end
+	partial []byte        // an unfinished last line, sent only when not following
+}
+
+func newSender(c *wsconn.Conn, q wire.Query, st *streamStats) *sender {
+	return &sender{c: c, format: q.Format, html: q.HTML, st: st}
+}
+
+// release gives the frame buffer back to the pool between bursts: an idle
+// stream holds none (32 KiB each would be most of an idle stream's memory).
+func (s *sender) release() {
+	if s.buf != nil && !s.open {
+		*s.buf = s.msg
+		wsconn.PutBuffer(s.buf)
+		s.buf, s.msg = nil, nil
+	}
+}
+
+func (s *sender) len() int { return max(len(s.msg)-wsconn.HeaderRoom, 0) }
+
+// add puts a batch into frames, writing those that are full.
+func (s *sender) add(b *tailer.Batch) error {
+	if s.buf == nil {
+		s.buf = wsconn.GetBuffer()
+		s.msg = *s.buf
+	}
+	s.st.lines += b.Lines
+	switch s.format {
+	case "json":
+		return s.addJSON(b)
+	case "html":
+		return s.addLines(b.HTML)
+	default:
+		return s.addLines(b.Text)
+	}
+}
+
+// addJSON puts a batch into json messages. Not inlined into add, whose frame
+// is under every text and html write (see closeJSON).
+//
+//go:noinline
+func (s *sender) addJSON(b *tailer.Batch) error {
+	if s.open && !wire.Continues(s.pos, b.End) {
+		if err := s.flush(); err != nil { // a message's lines are of one file
+			return err
+		}
+	}
+	if b.Event != "" {
+		if err := s.flush(); err != nil {
+			return err
+		}
+		s.msg = wire.AppendEvent(s.msg, wire.Event{Kind: b.Event, Reason: b.Reason, File: b.File, Bytes: b.Bytes,
+			Pos: b.End, HasPos: b.End != (wire.Position{})})
+		if err := s.write(); err != nil {
+			return err
+		}
+	}
+	if b.Lines == 0 {
+		if b.Event == "" { // a position without lines: where a new stream stands
+			if !s.open {
+				s.msg = append(s.msg, wire.LinesStart...)
+				s.open = true
+			}
+			s.pos = b.End
+		}
+		return nil
+	}
+	switch {
+	case s.filled:
+		s.msg = append(s.msg, ',')
+		s.sizes = append(s.sizes, ',')
+	case !s.open: // (open and empty: a position was all it held)
+		s.msg = append(s.msg, wire.LinesStart...)
+		s.open = true
+	}
+	s.filled = true
+	if s.html {
+		s.msg = append(s.msg, b.Form(formHTMLLines, jsonHTMLLines)...)
+	} else {
+		s.msg = append(s.msg, b.Form(formLines, jsonLines)...)
+	}
+	s.sizes = append(s.sizes, b.Form(formSizes, jsonSizes)...)
+	s.pos = b.End
+	if s.len() >= frameTarget {
+		return s.flush()
+	}
+	return nil
+}
+
+// addLines appends lines (each ending in '\n'), cutting frames at line
+// boundaries near frameTarget; a single longer line goes whole.
+func (s *sender) addLines(p []byte) error {
+	for len(p) > 0 {
+		room := frameTarget - s.len()
+		if len(p) <= room {
+			s.msg = append(s.msg, p...)
+			break
+		}
+		cut := bytes.LastIndexByte(p[:max(room, 0)], '\n') + 1
+		if cut == 0 && s.len() == 0 {
+			if cut = bytes.IndexByte(p, '\n') + 1; cut == 0 {
+				cut = len(p)
+			}
+		}
+		s.msg = append(s.msg, p[:cut]...)
+		p = p[cut:]
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
+	if s.len() >= frameTarget {
+		return s.flush()
+	}
+	return nil
+}
+
+// flush writes the frame gathered so far, if any.
+func (s *sender) flush() error {
+	if s.open {
+		s.closeJSON()
+	}
+	if s.len() == 0 {
+		return nil
+	}
+	return s.write()
+}
+
+// closeJSON ends the json message in the making. Not inlined: its frame
+// would sit under every write, and a run's goroutine starts on a small
+// stack that the write path must fit in (growing it per run cost 11% of a
+// fan-out to 10,000 streams).
+//
+//go:noinline
+func (s *sender) closeJSON() {
+	if s.partial != nil {
+		s.msg = slices.Grow(s.msg, wire.StringLen(s.partial)+len(s.sizes)+128) // not twice a long line
+	}
+	s.msg = wire.AppendLinesEnd(s.msg, s.sizes, s.partial, s.pos)
+	s.sizes, s.partial = s.sizes[:0], nil
+	s.open, s.filled = false, false
+}
+
+// The forms of a batch that json streams send (tailer.Batch.Form): made
+// once per batch for every client that sends it.
+const (
+	formLines     = iota // the lines as JSON strings
+	formHTMLLines        // their HTML form as JSON strings (json&html=1)
+	formSizes            // their sizes in the file
+)
+
+func jsonLines(b *tailer.Batch) []byte {
+	return wire.AppendLines(make([]byte, 0, wire.LinesLen(b.Text, b.Lines)), b.Text)
+}
+
+func jsonHTMLLines(b *tailer.Batch) []byte { return wire.AppendLines(nil, b.HTML) }
+
+func jsonSizes(b *tailer.Batch) []byte {
+	return wire.AppendSizes(make([]byte, 0, 4*b.Lines), b.Raw, b.Sizes)
+}
+
+func (s *sender) write() error {
+	s.st.bytes += s.len()
+	s.st.frames++
+	err := s.c.WriteText(s.msg)
+	s.msg = s.msg[:wsconn.HeaderRoom]
+	return err
+}
