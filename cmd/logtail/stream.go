@@ -10,21 +10,14 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/logtail/logtail/client"
 
 	"github.com/logtail/logtail/wire"
 
 	"github.com/logtail/logtail/wsconn"
-)
-
-// Reconnection pacing for -F: doubling from minBackoff to maxBackoff, back
-// to minBackoff after a successful connection.
-const (
-	minBackoff  = 100 * time.Millisecond
-	maxBackoff  = 5 * time.Second
-	dialTimeout = 10 * time.Second // connect and handshake
 )
 
 // run reads every URL at once and returns when all streams have ended, or
@@ -38,27 +31,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 	out := newPrinter(cfg, stdout, stderr)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 
-	errs := make([]error, len(cfg.targets))
-	var wg sync.WaitGroup
+	streams := make([]*client.Stream, len(cfg.targets))
+	targets := map[*client.Stream]*target{}
 	for i, t := range cfg.targets {
-		wg.Go(func() {
-			s := &stream{cfg: cfg, t: t, out: out}
-			errs[i] = s.run(ctx)
-			if errs[i] == nil {
-				return
-			}
-			var oe outputError
-			if errors.As(errs[i], &oe) {
-				cancel() // nowhere to write: stop every stream
-				return
-			}
-			out.note(t, "%s", describe(errs[i]))
-		})
+		s := &client.Stream{URL: t.url, Lines: cfg.lines, Follow: cfg.follow, Retry: cfg.retry,
+			Header: cfg.header, TLSConfig: cfg.tls, MaxMessage: cfg.maxMessage,
+			OnRetry: func(err error, wait time.Duration) {
+				out.note(t, "%s; retrying in %s", describe(err), wait)
+			},
+			OnReconnect: func() { out.note(t, "connected") },
+			OnBehind:    func() { out.note(t, "fell behind; resuming") },
+		}
+		streams[i], targets[s] = s, t
 	}
-	wg.Wait()
+	errs := client.FollowAll(ctx, streams,
+		func(s *client.Stream, m *wire.Message) error { return out.message(targets[s], m) },
+		func(s *client.Stream, err error) { out.note(targets[s], "%s", describe(err)) })
 	if err := out.flush(); err != nil {
 		return err
 	}
@@ -83,125 +72,6 @@ type streamError struct {
 func (e *streamError) Error() string { return e.arg + ": " + describe(e.err) }
 func (e *streamError) Unwrap() error { return e.err }
 
-// stream reads one URL, reconnecting as the flags allow, and remembers the
-// position after the last line printed so a new connection resumes there.
-type stream struct {
-	cfg *config
-	t   *target
-	out *printer
-	pos string // the daemon's position after the last message; "" before the first
-}
-
-// finalError ends a stream even with -F.
-type finalError struct{ err error }
-
-func (e finalError) Error() string { return e.err.Error() }
-func (e finalError) Unwrap() error { return e.err }
-
-func (s *stream) run(ctx context.Context) error {
-	backoff := minBackoff
-	retrying := false // a retry note was shown since the last connection
-	for {
-		c, err := s.dial(ctx)
-		if err == nil {
-			if retrying {
-				s.out.note(s.t, "connected")
-				retrying = false
-			}
-			backoff = minBackoff
-			err = s.read(ctx, c)
-			if err == nil {
-				return nil
-			}
-		}
-		if ctx.Err() != nil {
-			return nil // Ctrl-C: a clean end
-		}
-		var oe outputError
-		if errors.As(err, &oe) {
-			return err
-		}
-		if wsconn.IsClose(err, wsconn.CodeTryAgainLater) {
-			// the daemon dropped us for falling behind and asks us to resume
-			s.out.note(s.t, "fell behind; resuming")
-			continue
-		}
-		if !s.cfg.retry || !retryable(err) {
-			return err
-		}
-		s.out.note(s.t, "%s; retrying in %s", describe(err), backoff)
-		retrying = true
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
-}
-
-// dial opens the stream, resuming from the last position if there is one.
-func (s *stream) dial(ctx context.Context) (*wsconn.Client, error) {
-	u := *s.t.url
-	q := u.Query()
-	wire.Query{Lines: s.cfg.lines, Tail: s.cfg.follow, Format: wire.FormatJSON}.Set(q)
-	if s.pos != "" { // opaque: sent back as the daemon gave it
-		q.Del("lines")
-		q.Set("from", s.pos)
-	}
-	u.RawQuery = q.Encode()
-	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	defer cancel()
-	return wsconn.Dial(ctx, u.String(), wsconn.DialOptions{Header: s.cfg.header, TLSConfig: s.cfg.tls, MaxMessage: s.cfg.maxMessage})
-}
-
-// read prints the stream's messages until it ends. It returns nil at the end
-// of the last lines (1000 without following); ctx's cancellation closes the
-// connection, with a close frame, which ends the blocked read at once.
-func (s *stream) read(ctx context.Context, c *wsconn.Client) (err error) {
-	closed := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		c.Close()
-		close(closed)
-	})
-	defer func() {
-		if !stop() {
-			<-closed // the AfterFunc closes it: wait for its goroutine
-			return
-		}
-		var ce *wsconn.CloseError
-		if errors.As(err, &ce) {
-			c.Conn().Close() // the close handshake is done
-		} else {
-			c.Close()
-		}
-	}()
-	for {
-		data, err := c.Next()
-		if err != nil {
-			if wsconn.IsClose(err, wsconn.CodeNormal) && !s.cfg.follow {
-				return nil
-			}
-			return err
-		}
-		m, err := wire.Decode(data)
-		if err != nil {
-			return finalError{fmt.Errorf("not a format=json message from the daemon (%s): %w", printable(excerpt(data)), err)}
-		}
-		if s.cfg.lines == 0 {
-			m.Partial = "" // tail -n 0 prints nothing, not even an unfinished line
-		}
-		if err := s.out.message(s.t, &m); err != nil {
-			return err
-		}
-		if m.Pos != "" {
-			s.pos = m.Pos
-		}
-	}
-}
-
 // excerpt is the start of a message, for an error.
 func excerpt(data []byte) string {
 	s, more := cut(string(data[:min(len(data), 64)]), 40)
@@ -209,35 +79,6 @@ func excerpt(data []byte) string {
 		s += "…"
 	}
 	return s
-}
-
-// retryable says whether -F should try again after err: connection
-// failures and drops yes; a refusal of the request itself no, except a
-// missing file (404), which may appear, as with tail -F.
-func retryable(err error) bool {
-	var fe finalError
-	var tooBig *wsconn.TooBigError
-	if errors.As(err, &fe) || errors.As(err, &tooBig) || errors.Is(err, wsconn.ErrHandshakeTooLarge) || errors.Is(err, wsconn.ErrInvalidUTF8) {
-		return false // the daemon would send the same again
-	}
-	var he *wsconn.HandshakeError
-	if errors.As(err, &he) {
-		switch {
-		case he.Status == 404, he.Status == 408, he.Status == 429:
-			return true
-		case he.Status >= 400 && he.Status < 500:
-			return false
-		}
-		return true
-	}
-	var ce *wsconn.CloseError
-	if errors.As(err, &ce) {
-		// 1002, 1007, 1009: we broke the protocol; retrying repeats it
-		return ce.Code != wsconn.CodeProtocolError && ce.Code != wsconn.CodeInvalidData &&
-			ce.Code != wsconn.CodeTooBig && ce.Code != wsconn.CodePolicy
-	}
-	var cert *tls.CertificateVerificationError
-	return !errors.As(err, &cert)
 }
 
 // describe says briefly what went wrong, in the user's terms.
@@ -253,7 +94,10 @@ func describe(err error) string {
 	var cert *tls.CertificateVerificationError
 	var unknownCA x509.UnknownAuthorityError
 	var hostname x509.HostnameError
+	var bad *client.BadMessageError
 	switch {
+	case errors.As(err, &bad):
+		return fmt.Sprintf("not a format=json message from the daemon (%s): %v", printable(excerpt(bad.Data)), bad.Err)
 	case errors.As(err, &he):
 		s := strconv.Itoa(he.Status)
 		if text := http.StatusText(he.Status); text != "" {

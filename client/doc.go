@@ -1,0 +1,9 @@
+// Package client follows logtaild streams from Go: it dials a stream URL in
+// format=json, hands each message (lines or a file event, see package wire)
+// to the caller in order, remembers the position after the last one, and,
+// when asked, reconnects with backoff and resumes from there, so that no line
+// is lost or repeated across dropped connections and daemon restarts.
+//
+// The entry points are [Stream.Run] for one URL and [FollowAll] for several
+// at once. The logtail command is this package's first user.
+package client
