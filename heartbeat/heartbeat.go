@@ -9,8 +9,8 @@ import (
 var ErrTimeout = errors.New("heartbeat: no pong within the timeout")
 
 // Monitor paces pings: after Interval of quiet it asks for a ping, then waits
-// Timeout for the pong. C, Due, Fire, Answered and Stop belong to the owner;
-// Pong is safe from any goroutine.
+// Timeout for the pong. Due, Pongs, Fire, Answered and Stop belong to the
+// owner; Pong is safe from any goroutine.
 type Monitor struct {
 	interval time.Duration
 	timeout  time.Duration
@@ -18,25 +18,15 @@ type Monitor struct {
 	pongs    chan struct{}
 	waiting  bool
 	due      time.Time // when Fire is due next
-	wake     func()    // NewFunc's owner
+	wake     func()    // called when the owner may have something to do
 }
 
-// New returns a Monitor whose first ping is due after interval.
-func New(interval, timeout time.Duration) *Monitor {
-	return &Monitor{
-		interval: interval,
-		timeout:  timeout,
-		timer:    time.NewTimer(interval),
-		pongs:    make(chan struct{}, 1),
-		due:      time.Now().Add(interval),
-	}
-}
-
-// NewFunc is New for an owner that has no goroutine waiting on C: wake is
-// called (from a goroutine of the timer's, or from Pong's caller) whenever
-// the owner may have something to do; the owner then drains Pongs and calls
-// Fire if Due says so. A wake may come early or twice; Due decides.
-func NewFunc(interval, timeout time.Duration, wake func()) *Monitor {
+// New returns a Monitor whose first ping is due after interval. It has no
+// goroutine waiting on it: wake is called (from a goroutine of the timer's,
+// or from Pong's caller) whenever the owner may have something to do; the
+// owner then drains Pongs and calls Fire if Due says so. A wake may come
+// early or twice; Due decides.
+func New(interval, timeout time.Duration, wake func()) *Monitor {
 	m := &Monitor{
 		interval: interval,
 		timeout:  timeout,
@@ -51,9 +41,6 @@ func NewFunc(interval, timeout time.Duration, wake func()) *Monitor {
 // Due reports whether Fire must be called now.
 func (m *Monitor) Due() bool { return !time.Now().Before(m.due) }
 
-// C delivers when the owner must call Fire (New only; nil after NewFunc).
-func (m *Monitor) C() <-chan time.Time { return m.timer.C }
-
 // Pongs delivers after Pong was called; the owner then calls Answered.
 func (m *Monitor) Pongs() <-chan struct{} { return m.pongs }
 
@@ -64,9 +51,7 @@ func (m *Monitor) Pong() {
 	case m.pongs <- struct{}{}:
 	default:
 	}
-	if m.wake != nil {
-		m.wake()
-	}
+	m.wake()
 }
 
 // reset makes Fire due after d.
@@ -75,7 +60,7 @@ func (m *Monitor) reset(d time.Duration) {
 	m.timer.Reset(d)
 }
 
-// Fire is called when C delivered. It returns nil when the owner must send a
+// Fire is called when Due. It returns nil when the owner must send a
 // ping now, and ErrTimeout when the last ping went unanswered.
 func (m *Monitor) Fire() error {
 	if m.waiting {

@@ -10,29 +10,6 @@ import (
 	"github.com/logtail/logtail/heartbeat"
 )
 
-// run plays the connection's writer loop against a peer that answers the
-// first answers pings (after delay) and then goes silent. It returns how long
-// after the start the connection was declared dead, and the pings sent.
-func run(t *testing.T, interval, timeout, delay time.Duration, answers int) (time.Duration, int) {
-	t.Helper()
-	m := heartbeat.New(interval, timeout)
-	defer m.Stop()
-	start := time.Now()
-	pings := 0
-	var peer sync.WaitGroup
-	defer peer.Wait()
-	for {
-		select {
-		case <-m.C():
-			if fire(t, m, &peer, &pings, answers, delay) {
-				return time.Since(start), pings
-			}
-		case <-m.Pongs():
-			m.Answered()
-		}
-	}
-}
-
 // fire is the owner's part when a ping is due: Fire, then a ping that the
 // peer answers after delay while it still answers. It reports whether the
 // peer was declared dead.
@@ -54,12 +31,14 @@ func fire(t *testing.T, m *heartbeat.Monitor, peer *sync.WaitGroup, pings *int, 
 	return false
 }
 
-// runFunc is run for an owner woken by NewFunc: each wake is a run of the
-// owner, which drains the pongs and fires when due.
-func runFunc(t *testing.T, interval, timeout, delay time.Duration, answers int) (time.Duration, int) {
+// run plays the connection's writer against a peer that answers the first
+// answers pings (after delay) and then goes silent: each wake is a run of the
+// owner, which drains the pongs and fires when due. It returns how long after
+// the start the connection was declared dead, and the pings sent.
+func run(t *testing.T, interval, timeout, delay time.Duration, answers int) (time.Duration, int) {
 	t.Helper()
 	wakes := make(chan struct{}, 1)
-	m := heartbeat.NewFunc(interval, timeout, func() {
+	m := heartbeat.New(interval, timeout, func() {
 		select {
 		case wakes <- struct{}{}:
 		default:
@@ -100,35 +79,40 @@ func TestMonitor(t *testing.T) {
 		{"late pong does not save the peer", timeout + time.Second, 1, interval + timeout, 1},
 		{"pong just in time keeps it", timeout - time.Millisecond, 1, 2*interval + (timeout - time.Millisecond) + timeout, 2},
 	}
-	for _, mode := range []struct {
-		name string
-		run  func(*testing.T, time.Duration, time.Duration, time.Duration, int) (time.Duration, int)
-	}{{"select", run}, {"woken", runFunc}} {
-		for _, tt := range tests {
-			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
-				synctest.Test(t, func(t *testing.T) {
-					dead, pings := mode.run(t, interval, timeout, tt.delay, tt.answers)
-					if dead != tt.wantDead {
-						t.Errorf("declared dead after %v, want %v", dead, tt.wantDead)
-					}
-					if pings != tt.wantPings {
-						t.Errorf("sent %d pings, want %d", pings, tt.wantPings)
-					}
-				})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				dead, pings := run(t, interval, timeout, tt.delay, tt.answers)
+				if dead != tt.wantDead {
+					t.Errorf("declared dead after %v, want %v", dead, tt.wantDead)
+				}
+				if pings != tt.wantPings {
+					t.Errorf("sent %d pings, want %d", pings, tt.wantPings)
+				}
 			})
-		}
+		})
 	}
 }
 
 func TestUnsolicitedPongChangesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := heartbeat.New(time.Second, time.Second)
+		wakes := make(chan struct{}, 1)
+		m := heartbeat.New(time.Second, time.Second, func() {
+			select {
+			case wakes <- struct{}{}:
+			default:
+			}
+		})
 		defer m.Stop()
 		start := time.Now()
 		m.Pong()
 		<-m.Pongs()
 		m.Answered()
-		<-m.C()
+		for range wakes {
+			if m.Due() {
+				break
+			}
+		}
 		if got := time.Since(start); got != time.Second {
 			t.Fatalf("first ping due after %v, want 1s", got)
 		}

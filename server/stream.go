@@ -235,7 +235,7 @@ func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q w
 		done()
 		return
 	}
-	hb := heartbeat.NewFunc(d.cfg.HeartbeatInterval, d.cfg.HeartbeatTimeout, st.kick)
+	hb := heartbeat.New(d.cfg.HeartbeatInterval, d.cfg.HeartbeatTimeout, st.kick)
 	c, err := wsconn.Upgrade(w, r, wsconn.Config{Notify: st.kick}, hb.Pong)
 	if err != nil {
 		d.log.Info("handshake failed", "remote", r.RemoteAddr, "err", err)
