@@ -8,9 +8,7 @@
 //     named through a symlink is served under that name too, see [Sandbox.Names]);
 //   - [Sandbox.Name] is a purely syntactic check of the escaped URL path;
 //   - [Sandbox.Open] resolves symlinks, looks at the file's type, and opens a
-//     regular file through an [os.Root] (a FIFO is never opened);
-//   - [Sandbox.Resolve] is Name followed by Open;
-//   - [Sandbox.ParentExists] tells whether a missing file could still appear.
+//     regular file through an [os.Root] (a FIFO is never opened).
 //
 // Every refusal is an [*Error] carrying the HTTP status and a reason that is
 // safe to show to the client. Whatever lies outside the roots, reached by a

@@ -10,7 +10,7 @@ import (
 	"github.com/logtail/logtail/sandbox"
 )
 
-func ExampleSandbox_Resolve() {
+func ExampleSandbox_Open() {
 	dir, err := os.MkdirTemp("", "logs")
 	if err != nil {
 		log.Fatal(err)
@@ -26,7 +26,11 @@ func ExampleSandbox_Resolve() {
 
 	// The URL path of ws://host/<dir>/app.log?lines=10 is the file name.
 	u := &url.URL{Path: filepath.Join(dir, "app.log")}
-	f, fi, real, err := sb.Resolve(u.EscapedPath())
+	name, err := sb.Name(u.EscapedPath())
+	if err != nil {
+		log.Fatal(err)
+	}
+	f, fi, real, err := sb.Open(name)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -34,7 +38,7 @@ func ExampleSandbox_Resolve() {
 	fmt.Println(filepath.Base(real), fi.Size())
 
 	// A request that climbs out is refused with a status for the client.
-	_, _, _, err = sb.Resolve(u.EscapedPath() + "/%2e%2e/%2e%2e/etc/passwd")
+	_, err = sb.Name(u.EscapedPath() + "/%2e%2e/%2e%2e/etc/passwd")
 	if e, ok := err.(*sandbox.Error); ok {
 		fmt.Println(e.Status, e.Reason)
 	}
