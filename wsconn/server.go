@@ -443,7 +443,11 @@ func closeEvent(payload []byte) Event {
 	if code >= 5000 {
 		return Event{Kind: Broken, Code: CodeProtocolError, Reason: fmt.Sprintf("close code %d is not defined", code)}
 	}
-	if err := ws.CheckCloseFrameData(code, reason); err != nil {
+	check := code
+	if code >= 1012 && code <= 1014 { // registered with IANA (section 11.7), unknown to gobwas/ws
+		check = ws.StatusNormalClosure
+	}
+	if err := ws.CheckCloseFrameData(check, reason); err != nil {
 		if errors.Is(err, ws.ErrProtocolInvalidUTF8) {
 			return Event{Kind: Broken, Code: CodeInvalidData, Reason: err.Error()}
 		}
