@@ -101,6 +101,21 @@ func (tc tokenCheck) allow(r *http.Request, name string) (ok, fromQuery bool) {
 	return false, false
 }
 
+// tokenTried says, for the log, whether a refused request carried a token at
+// all: a client without its token and one with a stale token are different
+// mistakes. Never the token.
+func tokenTried(r *http.Request, cookie string) string {
+	switch {
+	case r.Header.Get("Authorization") != "":
+		return "token required: the Authorization header does not carry it"
+	case r.URL.Query().Has("token"):
+		return "token required: ?token= is not it"
+	case len(r.CookiesNamed(cookie)) > 0:
+		return "token required: the cookie does not carry it (a token changed since the page was opened?)"
+	}
+	return "token required: none given"
+}
+
 // authorize answers 401 and returns false when r lacks the token. A page
 // opened with ?token=T gets a cookie so that its assets and links work.
 func (d *Daemon) authorize(w http.ResponseWriter, r *http.Request, tc tokenCheck) bool {
@@ -110,6 +125,7 @@ func (d *Daemon) authorize(w http.ResponseWriter, r *http.Request, tc tokenCheck
 		if isWebSocket(r) {
 			d.metrics.Refused(http.StatusUnauthorized)
 		}
+		d.refused(r, http.StatusUnauthorized, tokenTried(r, name))
 		w.Header().Set("WWW-Authenticate", `Bearer realm="logtaild"`)
 		web.Refuse(w, http.StatusUnauthorized, "a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN")
 		return false

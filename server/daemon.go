@@ -44,16 +44,30 @@ type Daemon struct {
 	certs        *certStore   // nil without TLS
 	hosts        hostPolicy   // which Host headers are answered
 
-	fds   fdBudget   // what the open-file limit allows
-	idle  *idleConns // keep-alive connections waiting for a request
-	short *rateLog   // warnings about running out of descriptors
+	fds      fdBudget   // what the open-file limit allows
+	idle     *idleConns // keep-alive connections waiting for a request
+	short    *rateLog   // warnings about running out of descriptors
+	refusals *rateLog   // refused requests
 }
 
-// New checks the configuration and opens the roots.
+// New checks the configuration and opens the roots. An --allow-origin
+// that is not an origin (CheckOrigin) is an error.
 func New(cfg Config) (*Daemon, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	origins := make([]string, 0, len(cfg.AllowOrigins))
+	for _, o := range cfg.AllowOrigins {
+		if strings.TrimSpace(o) == "" {
+			continue
+		}
+		c, err := canonOrigin(o)
+		if err != nil {
+			return nil, err
+		}
+		origins = append(origins, c)
+	}
+	cfg.AllowOrigins = origins
 	limit, err := openFileLimit()
 	if err != nil {
 		return nil, err
@@ -76,7 +90,8 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger, box: box, hosts: hosts,
 		token: newTokenCheck(cfg.Token, true), metricsToken: newTokenCheck(cfg.MetricsToken, false),
-		fds: fds, idle: newIdleConns(fds.idle), short: &rateLog{log: cfg.Logger, interval: 10 * time.Second}}
+		fds: fds, idle: newIdleConns(fds.idle), short: newRateLog(cfg.Logger, slog.LevelWarn, 10*time.Second),
+		refusals: newRefusalLog(cfg.Logger)}
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		if d.certs, err = newCertStore(cfg.TLSCert, cfg.TLSKey, cfg.Logger); err != nil {
 			box.Close()
@@ -121,7 +136,7 @@ func (d *Daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if isWebSocket(r) {
 			d.metrics.Refused(http.StatusMisdirectedRequest)
 		}
-		refuseHost(w, r)
+		refuseHost(w, r, d.refusals)
 		return
 	}
 	switch r.URL.Path {
@@ -138,9 +153,9 @@ func (d *Daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		switch {
 		case strings.HasPrefix(r.URL.Path, web.Prefix):
-			d.web.Assets(w, r)
+			d.page(w, r, func(w http.ResponseWriter) { d.web.Assets(w, r) })
 		case r.URL.Path == "/" && !isWebSocket(r):
-			d.web.Index(w, r)
+			d.page(w, r, func(w http.ResponseWriter) { d.web.Index(w, r) })
 		default:
 			d.handleFile(w, r)
 		}
@@ -223,9 +238,12 @@ func (d *Daemon) stopStreams() {
 	d.wg.Wait()
 }
 
-// Close stops the followers and releases the roots.
+// Close stops the followers and releases the roots. The refusals and
+// warnings held back by the log's rate limit are logged.
 func (d *Daemon) Close() error {
 	d.stopStreams()
 	d.hub.Close()
+	d.refusals.close()
+	d.short.close()
 	return d.box.Close()
 }

@@ -16,9 +16,10 @@ import (
 // debugServer serves Go's profiles (net/http/pprof) on --debug-addr, apart
 // from the streams: for an operator chasing memory or CPU, never on by default.
 type debugServer struct {
-	srv  *http.Server
-	addr string // where it listens
-	done chan struct{}
+	srv      *http.Server
+	addr     string // where it listens
+	done     chan struct{}
+	refusals *rateLog
 }
 
 // It answers only the Host names the daemon answers (DNS rebinding), and the
@@ -39,16 +40,18 @@ func startDebug(addr string, log *slog.Logger, hosts hostPolicy, cmdline []strin
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	refusals := newRefusalLog(log)
 	d := &debugServer{
 		srv: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !hosts.allow(r.Host) {
-				refuseHost(w, r)
+				refuseHost(w, r, refusals)
 				return
 			}
 			mux.ServeHTTP(w, r)
 		}), ReadHeaderTimeout: 10 * time.Second},
-		addr: ln.Addr().String(),
-		done: make(chan struct{}),
+		addr:     ln.Addr().String(),
+		done:     make(chan struct{}),
+		refusals: refusals,
 	}
 	log.Info("serving profiles", "addr", ln.Addr().String(), "path", "/debug/pprof/")
 	go func() {
@@ -64,6 +67,7 @@ func startDebug(addr string, log *slog.Logger, hosts hostPolicy, cmdline []strin
 func (d *debugServer) close() {
 	d.srv.Close()
 	<-d.done
+	d.refusals.close()
 }
 
 // secretFlags are the flags whose values never leave the process.

@@ -89,10 +89,12 @@ func notBrowserStream(r *http.Request) bool {
 }
 
 // refuseHost answers 421 Misdirected Request to a request whose Host the
-// daemon does not answer.
-func refuseHost(w http.ResponseWriter, r *http.Request) {
+// daemon does not answer, and logs it in refusals.
+func refuseHost(w http.ResponseWriter, r *http.Request, refusals *rateLog) {
+	reason := fmt.Sprintf("Host %.80q is not one this daemon answers: start logtaild with --allow-host NAME to serve it under that name", r.Host)
+	logRefusal(refusals, r, http.StatusMisdirectedRequest, reason)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusMisdirectedRequest)
-	fmt.Fprintf(w, "Host %.80q is not one this daemon answers: start logtaild with --allow-host NAME to serve it under that name\n", r.Host)
+	fmt.Fprintln(w, reason)
 }

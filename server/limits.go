@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -159,7 +161,7 @@ func (l *shortListener) Accept() (net.Conn, error) {
 			return c, err
 		}
 		freed := l.free()
-		l.log.warn("out of descriptors: accepting again shortly", "err", err, "idle_closed", freed)
+		l.log.add("accept", "out of descriptors: accepting again shortly", "err", err, "idle_closed", freed)
 		select {
 		case <-time.After(wait):
 		case <-l.done:
@@ -174,29 +176,112 @@ func (l *shortListener) Close() error {
 	return l.Listener.Close()
 }
 
-// rateLog logs a recurring warning at most once per interval, with how many
-// were left out in between.
+// rateLog logs a recurring line at most once per interval per key (a
+// refusal's status, say). What comes in between is counted, not logged: when
+// the interval is up, the last line left out is logged with how many others
+// were (repeats_not_logged), so that a flood costs one line per interval and
+// per key, and no refusal goes uncounted. close logs what is held and stops.
 type rateLog struct {
 	log      *slog.Logger
+	level    slog.Level
 	interval time.Duration
-	mu       sync.Mutex
-	last     time.Time
-	skipped  int
+
+	mu     sync.Mutex
+	slots  map[string]*rateSlot // keys are few: statuses, kinds of warning
+	closed bool
 }
 
-func (r *rateLog) warn(msg string, attrs ...any) {
+// rateSlot is one key's state.
+type rateSlot struct {
+	last    time.Time   // when a line was last logged
+	skipped int         // lines left out since
+	held    []any       // the last of them: msg, then its attributes
+	timer   *time.Timer // logs held when the interval is up
+	gen     int         // which timer is s.timer: a stopped one may still run
+}
+
+func newRateLog(log *slog.Logger, level slog.Level, interval time.Duration) *rateLog {
+	return &rateLog{log: log, level: level, interval: interval, slots: make(map[string]*rateSlot)}
+}
+
+// add logs msg now, or holds it when a line of the same key was logged less
+// than an interval ago. attrs are slog's key-value pairs.
+func (r *rateLog) add(key, msg string, attrs ...any) {
 	r.mu.Lock()
-	now := time.Now()
-	if now.Sub(r.last) < r.interval {
-		r.skipped++
-		r.mu.Unlock()
+	defer r.mu.Unlock()
+	if r.closed {
 		return
 	}
-	skipped := r.skipped
-	r.last, r.skipped = now, 0
-	r.mu.Unlock()
-	if skipped > 0 {
-		attrs = append(attrs, "repeats_not_logged", skipped)
+	s := r.slots[key]
+	if s == nil {
+		s = new(rateSlot)
+		r.slots[key] = s
 	}
-	r.log.Warn(msg, attrs...)
+	now := time.Now()
+	if wait := r.interval - now.Sub(s.last); wait > 0 {
+		s.skipped++
+		s.held = append(append(s.held[:0], msg), attrs...)
+		if s.timer == nil {
+			s.gen++
+			gen := s.gen
+			s.timer = time.AfterFunc(wait, func() { r.flush(key, gen) })
+		}
+		return
+	}
+	// an interval has passed since the last line, and the timer, due then,
+	// may not have run yet: what it holds goes first
+	r.logHeld(s)
+	r.emit(s, now, msg, attrs, 0)
+}
+
+// flush logs what key holds, when its interval is up (gen: unless the
+// timer was stopped meanwhile).
+func (r *rateLog) flush(key string, gen int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.slots[key]; s != nil && s.gen == gen && s.timer != nil && !r.closed {
+		s.timer = nil
+		r.logHeld(s)
+	}
+}
+
+// logHeld logs the line s holds, if any, with the count of those left out
+// before it. Called with r.mu held: lines of one key stay in order.
+func (r *rateLog) logHeld(s *rateSlot) {
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	if s.skipped == 0 {
+		return
+	}
+	msg, attrs := s.held[0].(string), s.held[1:]
+	r.emit(s, time.Now(), msg, attrs, s.skipped-1)
+	s.held = s.held[:0]
+}
+
+func (r *rateLog) emit(s *rateSlot, now time.Time, msg string, attrs []any, notLogged int) {
+	if notLogged > 0 {
+		attrs = append(attrs[:len(attrs):len(attrs)], "repeats_not_logged", notLogged)
+	}
+	r.log.Log(context.Background(), r.level, msg, attrs...)
+	s.last, s.skipped = now, 0
+}
+
+// close logs every line held and stops the timers: nothing is logged after.
+func (r *rateLog) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	keys := make([]string, 0, len(r.slots))
+	for k := range r.slots {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		r.logHeld(r.slots[k])
+	}
+	r.closed = true
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logtail/logtail/wire"
 
@@ -31,7 +34,7 @@ func (d *Daemon) refuseErr(w http.ResponseWriter, r *http.Request, err error) {
 	var se *sandbox.Error
 	switch {
 	case outOfFiles(err): // passing: the client tries again (logtail -F does)
-		d.short.warn("out of descriptors: a request refused with 503", "path", r.URL.Path, "err", err)
+		d.short.add("request", "out of descriptors: a request refused with 503", "path", clip(r.URL.Path), "err", err)
 		status, reason = http.StatusServiceUnavailable, "out of open files; try again later"
 		w.Header().Set("Retry-After", "1")
 	case errors.As(err, &se):
@@ -40,22 +43,185 @@ func (d *Daemon) refuseErr(w http.ResponseWriter, r *http.Request, err error) {
 		status, reason = http.StatusServiceUnavailable, "daemon shutting down"
 		w.Header().Set("Retry-After", "1")
 	default:
-		d.log.Error("cannot serve file", "path", r.URL.Path, "err", err)
+		d.log.Error("cannot serve file", "path", clip(r.URL.Path), "err", err)
 	}
 	if isWebSocket(r) {
 		d.metrics.Refused(status)
 	}
+	d.refused(r, status, reason)
 	web.Refuse(w, status, reason)
 }
 
 // refuseStream refuses a stream handshake, counting it.
-func (d *Daemon) refuseStream(w http.ResponseWriter, status int, reason string) {
+func (d *Daemon) refuseStream(w http.ResponseWriter, r *http.Request, status int, reason string) {
 	d.metrics.Refused(status)
+	d.refused(r, status, reason)
 	web.Refuse(w, status, reason)
+}
+
+// refusalLogInterval is how often at most a refusal of one status is logged
+// on its own; those in between are counted (rateLog).
+const refusalLogInterval = time.Second
+
+// newRefusalLog is the log of refused requests.
+func newRefusalLog(log *slog.Logger) *rateLog {
+	return newRateLog(log, slog.LevelInfo, refusalLogInterval)
+}
+
+// refused logs a refused request (logRefusal), but for a browser's own
+// request for /favicon.ico, which every page's opening would add to the log.
+func (d *Daemon) refused(r *http.Request, status int, reason string, attrs ...any) {
+	if r.URL.Path == "/favicon.ico" && !isWebSocket(r) {
+		return
+	}
+	logRefusal(d.refusals, r, status, reason, attrs...)
+}
+
+// logRefusal logs a refused request at info, for an operator wondering why a
+// client or a browser gets nothing: the status, the reason it was told, who
+// asked and the path, with attrs. Never the query (it may hold ?token=) nor
+// the headers (Authorization, Cookie). At most one line per status per
+// refusalLogInterval: a flood of refusals (a scanner, a client retrying
+// without its token) costs a line a second, with the count of the others.
+func logRefusal(l *rateLog, r *http.Request, status int, reason string, attrs ...any) {
+	l.add(strconv.Itoa(status), "request refused", append([]any{"status", status, "reason", clip(reason),
+		"remote", r.RemoteAddr, "path", clip(r.URL.Path), "stream", isWebSocket(r)}, attrs...)...)
+}
+
+// clip cuts what a client sent (a path, a Host, an Origin in a reason) to a
+// length fit for a log line.
+func clip(s string) string {
+	const limit = 256
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// handshakeFailed logs a WebSocket upgrade that failed after the daemon
+// admitted the stream: a refusal when the handshake itself was wrong (the
+// library answered it with a status: a bad Sec-WebSocket-Key, version…).
+func (d *Daemon) handshakeFailed(r *http.Request, err error) {
+	var rej interface{ StatusCode() int }
+	if errors.As(err, &rej) && rej.StatusCode() != 0 {
+		d.refused(r, rej.StatusCode(), err.Error())
+		return
+	}
+	d.log.Info("handshake failed", "remote", r.RemoteAddr, "err", err)
+}
+
+// refusalRecorder notes what a page handler (the index, the viewer, the
+// assets) answered, and the start of the body of a refusal (its reason), so
+// that the daemon can log the refusal.
+type refusalRecorder struct {
+	http.ResponseWriter
+	status int
+	reason []byte
+}
+
+const recordedReason = 256
+
+func (rr *refusalRecorder) WriteHeader(code int) {
+	if rr.status == 0 && code >= 200 {
+		rr.status = code
+	}
+	rr.ResponseWriter.WriteHeader(code)
+}
+
+func (rr *refusalRecorder) Write(p []byte) (int, error) {
+	if rr.status == 0 {
+		rr.status = http.StatusOK
+	}
+	if rr.status >= 400 && len(rr.reason) < recordedReason {
+		rr.reason = append(rr.reason, p[:min(len(p), recordedReason-len(rr.reason))]...)
+	}
+	return rr.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (rr *refusalRecorder) Unwrap() http.ResponseWriter { return rr.ResponseWriter }
+
+// page runs a page handler, logging its refusal if it refuses.
+func (d *Daemon) page(w http.ResponseWriter, r *http.Request, serve func(http.ResponseWriter)) {
+	rr := &refusalRecorder{ResponseWriter: w}
+	serve(rr)
+	if rr.status >= 400 {
+		reason, _, _ := strings.Cut(string(rr.reason), "\n")
+		if reason = strings.TrimSpace(reason); reason == "" {
+			reason = http.StatusText(rr.status)
+		}
+		d.refused(r, rr.status, reason)
+	}
 }
 
 func isWebSocket(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// CheckOrigin checks an --allow-origin value: an origin as a browser sends
+// it in its Origin header, scheme://host[:port] with scheme http or https and
+// nothing else (no path, query, fragment or user). Anything else would
+// never match, so it is refused at start with what to write instead.
+func CheckOrigin(origin string) error {
+	_, err := canonOrigin(origin)
+	return err
+}
+
+// canonOrigin is an --allow-origin value as browsers send it: lower case,
+// without a trailing slash or the scheme's default port.
+func canonOrigin(origin string) (string, error) {
+	o := strings.TrimSpace(origin)
+	bad := func(format string, a ...any) (string, error) {
+		return "", fmt.Errorf("--allow-origin %q: "+format, append([]any{origin}, a...)...)
+	}
+	scheme, rest, found := strings.Cut(o, "://")
+	if strings.Contains(o, "*") {
+		return bad("wildcards are not supported: give each origin allowed as scheme://host[:port], " +
+			"e.g. --allow-origin https://app.example.com (repeatable, or LOGTAILD_ALLOW_ORIGIN=a,b); " +
+			"clients that send no Origin (scripts, logtail) need none")
+	}
+	if !found {
+		return bad("want scheme://host[:port], as a browser sends it in Origin: write https://%s (or http://%s)", o, o)
+	}
+	scheme = strings.ToLower(scheme)
+	switch scheme {
+	case "http", "https":
+	case "ws", "wss":
+		page := map[string]string{"ws": "http", "wss": "https"}[scheme]
+		return bad("want the origin of the page that opens the stream, not the stream's URL: write %s://%s", page, rest)
+	default:
+		return bad("want an http:// or https:// origin, the address of the page that opens the stream")
+	}
+	u, err := url.Parse(scheme + "://" + rest)
+	if err != nil {
+		return bad("want scheme://host[:port]: %v", err)
+	}
+	if u.Hostname() == "" {
+		return bad("no host: want scheme://host[:port], e.g. https://app.example.com")
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return bad("port %q: want 1 to 65535", port)
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return bad("empty port: write %s://%s", scheme, strings.TrimSuffix(u.Host, ":"))
+	}
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(rest, "#") {
+		return bad("an origin is scheme://host[:port] alone, without a user, path, query or fragment: write %s://%s",
+			scheme, strings.ToLower(u.Host))
+	}
+	host := strings.ToLower(u.Host)
+	if p := u.Port(); (scheme == "http" && p == "80") || (scheme == "https" && p == "443") {
+		host = strings.ToLower(u.Hostname()) // browsers leave the default port out
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+	}
+	return scheme + "://" + host, nil
 }
 
 // originAllowed lets requests without Origin through (not a browser), and
@@ -69,8 +235,8 @@ func (d *Daemon) originAllowed(r *http.Request) bool {
 	if err == nil && strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
-	for _, o := range d.cfg.AllowOrigins {
-		if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+	for _, o := range d.cfg.AllowOrigins { // canonical (New)
+		if strings.EqualFold(o, origin) {
 			return true
 		}
 	}
@@ -88,20 +254,20 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 			d.refuseErr(w, r, err)
 			return
 		}
-		d.web.Viewer(w, r, name)
+		d.page(w, r, func(w http.ResponseWriter) { d.web.Viewer(w, r, name) })
 		return
 	}
 	if r.Method != http.MethodGet {
-		d.refuseStream(w, http.StatusMethodNotAllowed, "streams are opened with GET")
+		d.refuseStream(w, r, http.StatusMethodNotAllowed, "streams are opened with GET")
 		return
 	}
 	if !d.originAllowed(r) {
-		d.refuseStream(w, http.StatusForbidden, "origin not allowed: start logtaild with --allow-origin "+r.Header.Get("Origin"))
+		d.refuseStream(w, r, http.StatusForbidden, "origin not allowed: start logtaild with --allow-origin "+r.Header.Get("Origin"))
 		return
 	}
 	q, err := wire.ParseQuery(r.URL.RawQuery, d.cfg.MaxLines)
 	if err != nil {
-		d.refuseStream(w, http.StatusBadRequest, err.Error())
+		d.refuseStream(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	name, err := d.box.Name(r.URL.EscapedPath())
@@ -111,7 +277,7 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.quit.Err() != nil {
 		w.Header().Set("Retry-After", "1")
-		d.refuseStream(w, http.StatusServiceUnavailable, "daemon shutting down")
+		d.refuseStream(w, r, http.StatusServiceUnavailable, "daemon shutting down")
 		return
 	}
 	// Admit before the upgrade; the slot is freed when the stream ends.
@@ -122,7 +288,7 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 		if n <= int64(d.cfg.MaxStreams) {
 			reason = fmt.Sprintf("too many streams for the open-file limit (%d); try again later", d.fds.limit)
 		}
-		d.refuseStream(w, http.StatusServiceUnavailable, reason)
+		d.refuseStream(w, r, http.StatusServiceUnavailable, reason)
 		return
 	}
 	d.wg.Add(1)
@@ -157,7 +323,7 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q wir
 	}
 	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
 	if err != nil {
-		d.log.Info("handshake failed", "remote", r.RemoteAddr, "err", err)
+		d.handshakeFailed(r, err)
 		return
 	}
 	defer context.AfterFunc(d.kill, c.Abort)()
@@ -238,7 +404,7 @@ func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q w
 	hb := heartbeat.New(d.cfg.HeartbeatInterval, d.cfg.HeartbeatTimeout, st.kick)
 	c, err := wsconn.Upgrade(w, r, wsconn.Config{Notify: st.kick}, hb.Pong)
 	if err != nil {
-		d.log.Info("handshake failed", "remote", r.RemoteAddr, "err", err)
+		d.handshakeFailed(r, err)
 		hb.Stop()
 		sub.Close()
 		done()
@@ -487,11 +653,12 @@ func (d *Daemon) reportSent(st *streamStats) {
 
 func (d *Daemon) opened(r *http.Request, name string, q wire.Query) *streamStats {
 	st := &streamStats{remote: r.RemoteAddr, path: name, start: time.Now()}
-	attrs := []any{"remote", st.remote, "path", name, "lines", q.Lines, "tail", q.Tail, "format", q.Format}
+	// a resume says where it resumes from; lines=N is not what it asked for
+	what := slog.Int("lines", q.Lines)
 	if q.From != nil {
-		attrs = append(attrs[:4], "from", q.From.String(), "tail", q.Tail, "format", q.Format)
+		what = slog.String("from", q.From.String())
 	}
-	d.log.Info("stream opened", attrs...)
+	d.log.Info("stream opened", "remote", st.remote, "path", name, what, "tail", q.Tail, "format", q.Format)
 	return st
 }
 

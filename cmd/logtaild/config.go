@@ -46,43 +46,46 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	cfg := server.Config{Version: versionString(), Args: append([]string{"logtaild"}, args...)}
 	var roots, origins, hosts list
 	fs := flag.NewFlagSet("logtaild", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address (host:port); exposing logs beyond this host is your decision")
-	fs.Var(&roots, "root", "directory whose files may be served (repeatable; env: `:`-separated list)")
+	// A backquoted word in a usage string is the name of the flag's argument
+	// in --help: -root DIR, -token T.
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen on `HOST:PORT` (:8080 for every address); exposing logs beyond this host is your decision")
+	fs.Var(&roots, "root", "serve the files under directory `DIR` (repeatable; LOGTAILD_ROOT takes a list separated by colons)")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 30*time.Second, "ping every stream this often")
 	fs.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", 10*time.Second, "close a stream whose pong is later than this")
-	fs.IntVar(&cfg.MaxLines, "max-lines", 10000, "largest lines=N a client may ask for (larger N are capped)")
-	fs.IntVar(&cfg.MaxLineBytes, "max-line-bytes", 1<<20, "cut lines longer than this, marking the cut")
-	fs.IntVar(&cfg.ClientQueueBytes, "client-queue-bytes", 8<<20, "how far (bytes) a client may fall behind the others before it is closed with 1013 to resume")
-	fs.Var(&hosts, "allow-host", "host name browsers use to reach the daemon besides IP addresses and localhost, e.g. the name behind a proxy (repeatable; *.domain for its subdomains, * for any; env: `,`-separated)")
-	fs.IntVar(&cfg.CatchUpBytes, "catch-up-bytes", 16<<20, "how much (bytes) the queues of clients catching up from a resume position hold, all together; more wait for room")
-	fs.Var(&origins, "allow-origin", "browser origin allowed to open streams besides the daemon's own (repeatable; env: `,`-separated)")
+	fs.IntVar(&cfg.MaxLines, "max-lines", 10000, "the largest lines=`N` a client may ask for (larger N are capped)")
+	fs.IntVar(&cfg.MaxLineBytes, "max-line-bytes", 1<<20, "cut lines longer than `BYTES`, marking the cut")
+	fs.IntVar(&cfg.ClientQueueBytes, "client-queue-bytes", 8<<20, "how far (`BYTES`) a client may fall behind the others before it is closed with 1013 to resume")
+	fs.Var(&hosts, "allow-host", "answer requests for host `NAME` besides IP addresses and localhost, e.g. the name behind a proxy "+
+		"(repeatable; *.domain for its subdomains, * for any; LOGTAILD_ALLOW_HOST takes a comma-separated list)")
+	fs.IntVar(&cfg.CatchUpBytes, "catch-up-bytes", 16<<20, "how much (`BYTES`) the queues of clients catching up from a resume position hold, all together; more wait for room")
+	fs.Var(&origins, "allow-origin", "let pages of `ORIGIN`, written scheme://host[:port] (e.g. https://app.example.com), open streams and frame the viewer "+
+		"besides the daemon's own (repeatable; LOGTAILD_ALLOW_ORIGIN takes a comma-separated list)")
 	fs.DurationVar(&cfg.Grace, "rotate-grace", 5*time.Second, "keep reading a renamed-away log this long")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", time.Second, "look at followed files this often even without inotify events")
-	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&cfg.Token, "token", "", "require this bearer token (Authorization: Bearer T, or ?token=T) for streams and pages")
-	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "require this bearer token for /metrics (open when unset)")
-	tokenFile := fs.String("token-file", "", "read --token from this file (its first line): unlike a flag, not seen in the process list")
-	metricsTokenFile := fs.String("metrics-token-file", "", "read --metrics-token from this file (its first line)")
-	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve https/wss with this certificate (PEM; reloaded on SIGHUP)")
-	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
-	fs.IntVar(&cfg.MaxStreams, "max-streams", 0, "streams open at once; more are refused with 503 (default: as many as the open-file limit allows, at most 10000)")
+	fs.StringVar(&cfg.LogFormat, "log-format", "text", "`FORMAT` of the daemon's own log: text or json")
+	fs.StringVar(&cfg.Token, "token", "", "require the bearer token `T` (Authorization: Bearer T, or ?token=T) for streams and pages")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "require the bearer token `T` for /metrics (open when unset)")
+	tokenFile := fs.String("token-file", "", "read --token from the first line of `FILE`: unlike a flag, not seen in the process list")
+	metricsTokenFile := fs.String("metrics-token-file", "", "read --metrics-token from the first line of `FILE`")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve https and wss with the certificate in `FILE` (PEM; reloaded on SIGHUP)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the private key of --tls-cert, in `FILE` (PEM)")
+	fs.IntVar(&cfg.MaxStreams, "max-streams", 0, "keep at most `N` streams open at once; more are refused with 503 (default: as many as the open-file limit allows, at most 10000)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 5*time.Second, "on SIGTERM, close streams with 1001 and stop within this time")
-	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiles (/debug/pprof/) on this address; off when unset, keep it on loopback")
-	fs.IntVar(&cfg.IndexMaxEntries, "index-max-entries", 100_000, "the index stops walking the roots after this many entries (files, directories, links) and says so")
+	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiles (/debug/pprof/) on `HOST:PORT`; off when unset, keep it on loopback")
+	fs.IntVar(&cfg.IndexMaxEntries, "index-max-entries", 100_000, "stop the index's walk of the roots after `N` entries (files, directories, links), saying so")
 	showVersion := fs.Bool("version", false, "print the version and exit")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: logtaild --root DIR [--root DIR...] [flags]\n\n"+
-			"Serves the files under the roots at ws://ADDR/ABSOLUTE/PATH?lines=N&tail=1.\n"+
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: logtaild --root DIR [--root DIR...] [flags]\n"+
+			"       logtaild healthcheck [--addr HOST:PORT] [--tls-cert FILE]\n\n"+
+			"Serves the files under the roots at ws://ADDR/ABSOLUTE/PATH?lines=N&tail=1,\n"+
+			"and a page for browsers at http://ADDR/ABSOLUTE/PATH.\n"+
 			"Every flag can also be set as LOGTAILD_<FLAG> (e.g. LOGTAILD_HEARTBEAT_INTERVAL=15s);\n"+
-			"the command line wins.\n\nFlags:\n")
+			"the command line wins. Flags take one dash or two.\n\nFlags:\n")
+		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cfg, errHelp
-		}
-		return cfg, usageError{err}
+	if err := parseFlags(fs, args, stdout, usage, "logtaild --help"); err != nil {
+		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, usageError{fmt.Errorf("unexpected argument %q (roots are given with --root)", fs.Arg(0))}
@@ -95,6 +98,11 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return cfg, err
 	}
 	cfg.Roots, cfg.AllowOrigins, cfg.AllowHosts = roots, origins, hosts
+	for _, o := range cfg.AllowOrigins {
+		if err := server.CheckOrigin(o); err != nil {
+			return cfg, usageError{err}
+		}
+	}
 	for _, t := range []struct {
 		flag, file string
 		dst        *string
@@ -128,12 +136,45 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	case cfg.IndexMaxEntries <= 0:
 		return cfg, usageError{errors.New("--index-max-entries must be positive")}
 	}
-	if cfg.LogFormat == "json" {
-		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, nil))
-	} else {
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
-	}
+	cfg.Logger = newLogger(cfg.LogFormat, stderr)
 	return cfg, nil
+}
+
+// parseFlags parses args into fs. The flag package would print an error and
+// the whole usage to stderr, and main the error again: here an error is
+// returned, to be printed once, saying where help is (helpCmd); -h and
+// --help print the usage to stdout and end in errHelp (exit 0).
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, usage func(io.Writer), helpCmd string) error {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stdout)
+		return errHelp
+	case err != nil:
+		return usageError{fmt.Errorf("%w (see %s)", err, helpCmd)}
+	}
+	return nil
+}
+
+// newLogger is the daemon's log, as text or JSON lines (format) on w.
+// Durations are written as Go writes them, 1.5s or 250ms, in JSON too,
+// where slog would write nanoseconds.
+func newLogger(format string, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{ReplaceAttr: readableDurations}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// readableDurations is a ReplaceAttr writing a time.Duration as its String.
+func readableDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // applyEnv sets every flag not given on the command line from its

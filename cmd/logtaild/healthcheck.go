@@ -21,20 +21,20 @@ import (
 // the image's HEALTHCHECK, distroless having no shell or curl.
 func healthcheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("logtaild healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "the daemon's listen address")
-	certFile := fs.String("tls-cert", "", "the daemon's certificate: use https and expect exactly this certificate")
+	addr := fs.String("addr", "127.0.0.1:8080", "the daemon's listen address, `HOST:PORT` (:8080 means 127.0.0.1:8080)")
+	certFile := fs.String("tls-cert", "", "the daemon's certificate `FILE`: use https and expect exactly this certificate")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: logtaild healthcheck [--addr HOST:PORT] [--tls-cert FILE]\n\n"+
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: logtaild healthcheck [--addr HOST:PORT] [--tls-cert FILE]\n\n"+
 			"Exits 0 when GET /healthz answers 200, else 1. Reads LOGTAILD_ADDR and LOGTAILD_TLS_CERT too.\n\nFlags:\n")
+		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	if err := parseFlags(fs, args, stdout, usage, "logtaild healthcheck --help"); err != nil {
+		if errors.Is(err, errHelp) {
 			return nil
 		}
-		return usageError{err}
+		return err
 	}
 	if err := applyEnv(fs, getenv); err != nil {
 		return err

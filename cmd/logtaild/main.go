@@ -19,11 +19,19 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "logtaild:", err)
-		os.Exit(exitCode(err))
+	code := runMain(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// runMain is run with its error printed, on one line, and made an exit
+// status: 0, 1, or 2 for a bad flag or value.
+func runMain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if err := run(ctx, args, getenv, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "logtaild:", err)
+		return exitCode(err)
 	}
+	return 0
 }
 
 // run is main without the process: flags and environment in, error out.
