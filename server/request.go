@@ -1,0 +1,72 @@
+// A file request: its query, its origin, admission under the limits, then
+// the last lines or a followed stream.
+
+package server
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/logtail/logtail/wire"
+)
+
+func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
+	if !isWebSocket(r) { // a browser: the viewer page, after the same checks as a stream
+		name, err := d.box.Name(r.URL.EscapedPath())
+		if err != nil {
+			d.refuseErr(w, r, err)
+			return
+		}
+		if _, err := d.checkFile(name); err != nil {
+			d.refuseErr(w, r, err)
+			return
+		}
+		d.page(w, r, func(w http.ResponseWriter) { d.web.Viewer(w, r, name) })
+		return
+	}
+	if r.Method != http.MethodGet {
+		d.refuseStream(w, r, http.StatusMethodNotAllowed, "streams are opened with GET")
+		return
+	}
+	if !d.originAllowed(r) {
+		d.refuseStream(w, r, http.StatusForbidden, "origin not allowed: start logtaild with --allow-origin "+r.Header.Get("Origin"))
+		return
+	}
+	q, err := wire.ParseQuery(r.URL.RawQuery, d.cfg.MaxLines)
+	if err != nil {
+		d.refuseStream(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	name, err := d.box.Name(r.URL.EscapedPath())
+	if err != nil {
+		d.refuseErr(w, r, err)
+		return
+	}
+	if d.quit.Err() != nil {
+		w.Header().Set("Retry-After", "1")
+		d.refuseStream(w, r, http.StatusServiceUnavailable, "daemon shutting down")
+		return
+	}
+	// Admit before the upgrade; the slot is freed when the stream ends.
+	if n := d.streams.Add(1); n > int64(d.cfg.MaxStreams) || d.fds.crowded(int(n-1), d.hub.Followers()) {
+		d.streams.Add(-1)
+		w.Header().Set("Retry-After", "1")
+		reason := fmt.Sprintf("too many streams (--max-streams %d); try again later", d.cfg.MaxStreams)
+		if n <= int64(d.cfg.MaxStreams) {
+			reason = fmt.Sprintf("too many streams for the open-file limit (%d); try again later", d.fds.limit)
+		}
+		d.refuseStream(w, r, http.StatusServiceUnavailable, reason)
+		return
+	}
+	d.wg.Add(1)
+	done := func() { // when the stream has ended, wherever it ran
+		d.streams.Add(-1)
+		d.wg.Done()
+	}
+	if q.Tail {
+		d.follow(w, r, name, q, done)
+	} else {
+		defer done()
+		d.last(w, r, name, q)
+	}
+}
