@@ -3,11 +3,17 @@ package server
 import (
 	"bufio"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/logtail/logtail/internal/testutil"
 )
 
 // The daemon against an independent WebSocket implementation: Python's
@@ -99,9 +105,11 @@ func TestConformance(t *testing.T) {
 		}
 	})
 	t.Run("pings answered, a later line arrives", func(t *testing.T) {
-		ch := peer(t, "follow", td.url(p, "lines=0&tail=1&format=text"), "late line")
-		next(t, ch)             // ready
-		time.Sleep(time.Second) // ten pings, answered by websockets
+		relay := relayPongs(t, td.addr)
+		ch := peer(t, "follow", "ws://"+relay.addr+p+"?lines=0&tail=1&format=text", "late line")
+		next(t, ch) // ready
+		// the daemon pings every 100 ms; websockets answers by itself
+		testutil.WaitFor(t, "ten pongs from the peer", waitForLimit, func() bool { return relay.pongs.Load() >= 10 })
 		td.write("app.log", "a late line\n")
 		if m := next(t, ch); m["got"] != "a late line" {
 			t.Errorf("peer saw %v", m)
@@ -124,4 +132,102 @@ func TestConformance(t *testing.T) {
 			t.Errorf("peer saw %v", m)
 		}
 	})
+}
+
+// pongRelay passes a peer's connections on to the daemon and counts the
+// pongs the peer sends on them: the heartbeat answered, seen on the wire.
+type pongRelay struct {
+	addr  string // where the peer connects
+	pongs atomic.Int32
+
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+// relayPongs starts a relay to the daemon at daemon; it ends with the test.
+func relayPongs(t *testing.T, daemon string) *pongRelay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &pongRelay{addr: ln.Addr().String()}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		r.mu.Lock()
+		for _, c := range r.conns {
+			c.Close()
+		}
+		r.mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			pc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			dc, err := net.Dial("tcp", daemon)
+			if err != nil {
+				t.Errorf("relay: %v", err)
+				pc.Close()
+				continue
+			}
+			r.mu.Lock()
+			r.conns = append(r.conns, pc, dc)
+			r.mu.Unlock()
+			wg.Go(func() { // the daemon's side, as it comes
+				io.Copy(pc, dc)
+				pc.(*net.TCPConn).CloseWrite()
+			})
+			wg.Go(func() { // the peer's side, its frames counted on the way
+				in := bufio.NewReader(io.TeeReader(pc, dc))
+				r.count(in)
+				io.Copy(io.Discard, in) // what could not be read as frames
+				dc.(*net.TCPConn).CloseWrite()
+			})
+		}
+	})
+	return r
+}
+
+// count reads a client's handshake, then its frames, counting the pongs,
+// until the connection ends.
+func (r *pongRelay) count(in *bufio.Reader) {
+	for { // the request, up to its empty line
+		line, err := in.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(in, h[:]); err != nil {
+			return
+		}
+		n := uint64(h[1] & 0x7f)
+		if n >= 126 { // the length follows, in 2 bytes (126) or 8 (127)
+			ext := make([]byte, 2+6*(n-126))
+			if _, err := io.ReadFull(in, ext); err != nil {
+				return
+			}
+			n = 0
+			for _, b := range ext {
+				n = n<<8 | uint64(b)
+			}
+		}
+		if h[1]&0x80 != 0 {
+			n += 4 // the masking key
+		}
+		if _, err := io.CopyN(io.Discard, in, int64(n)); err != nil {
+			return
+		}
+		if h[0]&0x0f == 0xa {
+			r.pongs.Add(1)
+		}
+	}
 }

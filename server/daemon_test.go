@@ -291,7 +291,7 @@ func TestRefusedBeforeUpgrade(t *testing.T) {
 		t.Fatalf("after refusals: %q, %v", got, err)
 	}
 	// a refused follow stops its follower once released, on its own goroutine
-	waitFor(t, "no follower left running", func() bool { return td.d.hub.Followers() == 0 })
+	testutil.WaitFor(t, "no follower left running", waitForLimit, func() bool { return td.d.hub.Followers() == 0 })
 }
 
 func TestLargeMixedContent(t *testing.T) {
@@ -355,7 +355,7 @@ func TestHeartbeat(t *testing.T) {
 		if elapsed < interval+timeout {
 			t.Errorf("closed after %v, before interval+timeout", elapsed)
 		}
-		waitFor(t, "follower to stop", func() bool { return td.d.hub.Followers() == 0 })
+		testutil.WaitFor(t, "follower to stop", waitForLimit, func() bool { return td.d.hub.Followers() == 0 })
 	})
 	t.Run("answering peer stays", func(t *testing.T) {
 		var pings atomic.Int32
@@ -370,7 +370,7 @@ func TestHeartbeat(t *testing.T) {
 			}
 			done <- err
 		}()
-		waitFor(t, "5 pings", func() bool { return pings.Load() >= 5 })
+		testutil.WaitFor(t, "5 pings", waitForLimit, func() bool { return pings.Load() >= 5 })
 		td.write("app.log", "late line\n")
 		if err := <-done; err != nil {
 			t.Fatalf("answering peer: %v", err)
@@ -400,18 +400,6 @@ func TestNonWebSocketRequest(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(body) != "ok\n" {
 		t.Errorf("healthz: %d %q", resp.StatusCode, body)
-	}
-}
-
-// waitFor polls cond until it holds, failing after 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitForLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

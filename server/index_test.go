@@ -152,7 +152,7 @@ func TestIndexUnderLoad(t *testing.T) {
 	debug := freeAddr(t)
 	cmd, addr := testutil.StartBinary(t, bin, "--root", root, "--debug-addr", debug)
 	p := daemonProc{t: t, pid: cmd.Process.Pid, debug: debug}
-	waitFor(t, "the debug server", func() bool {
+	testutil.WaitFor(t, "the debug server", waitForLimit, func() bool {
 		resp, err := noKeepAlive.Get("http://" + debug + "/debug/pprof/")
 		if err == nil {
 			resp.Body.Close()
@@ -171,6 +171,8 @@ func TestIndexUnderLoad(t *testing.T) {
 			break
 		}
 		prev = n
+		// the window looked through: nothing in another process signals
+		// its last goroutine or descriptor
 		time.Sleep(100 * time.Millisecond)
 	}
 	g0, fd0, cpu0 := p.goroutines(), p.fds(), p.cpu()
@@ -178,18 +180,17 @@ func TestIndexUnderLoad(t *testing.T) {
 	backToStart := func(t *testing.T, what string) {
 		t.Helper()
 		var g, fd int
-		deadline := time.Now().Add(waitForLimit)
-		for g, fd = p.goroutines(), p.fds(); g > g0 || fd > fd0; g, fd = p.goroutines(), p.fds() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d goroutines (start %d), %d descriptors (start %d)", what, g, g0, fd, fd0)
-			}
-			time.Sleep(5 * time.Millisecond)
+		if !testutil.Eventually(waitForLimit, func() bool {
+			g, fd = p.goroutines(), p.fds()
+			return g <= g0 && fd <= fd0
+		}) {
+			t.Fatalf("%s: %d goroutines (start %d), %d descriptors (start %d)", what, g, g0, fd, fd0)
 		}
 	}
 
 	t.Run("clients that leave", func(t *testing.T) {
 		conns := neverReadIndex(t, addr, clients, false)
-		waitFor(t, "the daemon to take every request", func() bool { return p.goroutines() >= g0+clients })
+		testutil.WaitFor(t, "the daemon to take every request", waitForLimit, func() bool { return p.goroutines() >= g0+clients })
 		for _, nc := range conns {
 			nc.Close()
 		}

@@ -6,8 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/logtail/logtail/internal/testutil"
 	"github.com/logtail/logtail/wsconn"
 )
 
@@ -36,7 +36,7 @@ func TestThousandStreamsLeakNothing(t *testing.T) {
 	warm := td.dial(p, "lines=1&tail=1")
 	readLines(t, warm, 1)
 	warm.Close()
-	waitFor(t, "a quiet daemon", func() bool { return td.d.hub.Followers() == 0 })
+	testutil.WaitFor(t, "a quiet daemon", waitForLimit, func() bool { return td.d.hub.Followers() == 0 })
 	goroutines, fds, watches := runtime.NumGoroutine(), streamFDs(t, td.root), inotifyWatches(t)
 
 	const n = 1000
@@ -55,7 +55,7 @@ func TestThousandStreamsLeakNothing(t *testing.T) {
 	}
 	// An idle stream is its parked reader and nothing else: no writer
 	// goroutine waits for lines (the follower and its watch add the rest).
-	if !waitUntil(func() bool { return runtime.NumGoroutine() <= goroutines+n+4 }) {
+	if !testutil.Eventually(waitForLimit, func() bool { return runtime.NumGoroutine() <= goroutines+n+4 }) {
 		t.Errorf("%d goroutines for %d idle streams (%d before): want at most one a stream", runtime.NumGoroutine(), n, goroutines)
 	}
 	// one on the file (its changes) and one on its directory (files
@@ -66,12 +66,12 @@ func TestThousandStreamsLeakNothing(t *testing.T) {
 	for _, c := range clients {
 		c.Close()
 	}
-	waitFor(t, "the follower to stop", func() bool { return td.d.hub.Followers() == 0 })
-	waitFor(t, "goroutines back to the start", func() bool { return runtime.NumGoroutine() <= goroutines })
-	if !waitUntil(func() bool { return streamFDs(t, td.root) <= fds }) {
+	testutil.WaitFor(t, "the follower to stop", waitForLimit, func() bool { return td.d.hub.Followers() == 0 })
+	testutil.WaitFor(t, "goroutines back to the start", waitForLimit, func() bool { return runtime.NumGoroutine() <= goroutines })
+	if !testutil.Eventually(waitForLimit, func() bool { return streamFDs(t, td.root) <= fds }) {
 		t.Errorf("descriptors: %d before, %d after; now open: %v", fds, streamFDs(t, td.root), fdTargets(t))
 	}
-	waitFor(t, "inotify watches back to the start", func() bool { return inotifyWatches(t) == watches })
+	testutil.WaitFor(t, "inotify watches back to the start", waitForLimit, func() bool { return inotifyWatches(t) == watches })
 	t.Logf("%d streams opened and closed: goroutines %d → %d, descriptors %d → %d, inotify watches %d → %d",
 		n, goroutines, runtime.NumGoroutine(), fds, streamFDs(t, td.root), watches, inotifyWatches(t))
 }
@@ -105,18 +105,6 @@ func TestFollowSymlinkSwitch(t *testing.T) {
 	if strings.Join(got, " ") != "b1 b2" || len(events) != 1 || events[0] != "rotated@0" {
 		t.Errorf("after the switch: lines %q, events %v; want b1 b2 after a rotated event", got, events)
 	}
-}
-
-// waitUntil polls cond for up to 10 s.
-func waitUntil(cond func() bool) bool {
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
 }
 
 // fdTargets names what the open descriptors are, for a failure message.

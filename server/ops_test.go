@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -93,6 +91,11 @@ func TestMetrics(t *testing.T) {
 	a, b := td.dial(p, "lines=5&tail=1"), td.dial(p, "lines=5&tail=1")
 	readLines(t, a, 5)
 	readLines(t, b, 5)
+	// a stream counts what it sent once its write has returned: the client
+	// may have read it a moment before
+	testutil.WaitFor(t, "the lines sent to be counted", waitForLimit, func() bool {
+		return metric(td.metrics(), "logtaild_lines_sent_total") >= 10
+	})
 	body = td.metrics()
 	for series, want := range map[string]float64{
 		"logtaild_streams_open":     2,
@@ -138,8 +141,8 @@ func TestMetrics(t *testing.T) {
 
 	a.Close()
 	b.Close()
-	waitFor(t, "streams to end", func() bool { return metric(td.metrics(), "logtaild_streams_open") == 0 })
-	waitFor(t, "the follower to stop", func() bool { return metric(td.metrics(), "logtaild_followers") == 0 })
+	testutil.WaitFor(t, "streams to end", waitForLimit, func() bool { return metric(td.metrics(), "logtaild_streams_open") == 0 })
+	testutil.WaitFor(t, "the follower to stop", waitForLimit, func() bool { return metric(td.metrics(), "logtaild_followers") == 0 })
 }
 
 func (td *testDaemon) dialRefused(path, query string, opt ...wsconn.DialOptions) *wsconn.HandshakeError {
@@ -168,32 +171,14 @@ func TestHeartbeatTimeoutCounted(t *testing.T) {
 	p := td.write("app.log", "x\n")
 	c := td.dial(p, "lines=1&tail=1", wsconn.DialOptions{NoPong: true})
 	readLines(t, c, 1)
-	waitFor(t, "the heartbeat timeout metric", func() bool {
+	testutil.WaitFor(t, "the heartbeat timeout metric", waitForLimit, func() bool {
 		return metric(td.metrics(), "logtaild_heartbeat_timeouts_total") == 1
 	})
 }
 
-// syncBuffer collects a daemon's log for a test to search.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestToken(t *testing.T) {
 	const token, metricsToken = "tok-3f9a1c77e2", "met-81b2c0"
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	td := startDaemon(t, func(c *Config) {
 		c.Token, c.MetricsToken = token, metricsToken
 		c.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tlogWriter{t}), nil))
@@ -288,7 +273,7 @@ func TestMaxStreams(t *testing.T) {
 		t.Fatalf("third stream: %v, want 503 too many streams", he)
 	}
 	a.Close()
-	waitFor(t, "a stream slot", func() bool { return td.d.streams.Load() < 2 })
+	testutil.WaitFor(t, "a stream slot", waitForLimit, func() bool { return td.d.streams.Load() < 2 })
 	c := td.dial(p, "lines=1&tail=1")
 	readLines(t, c, 1)
 	if got := metric(td.metrics(), `logtaild_handshakes_refused_total{status="503"}`); got != 1 {

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/logtail/logtail/internal/testutil"
 
@@ -149,15 +148,12 @@ func TestFIFONotOpened(t *testing.T) {
 		b, _ := os.ReadFile("/proc/" + strconv.Itoa(writer.Process.Pid) + "/wchan")
 		return string(b)
 	}
-	deadline := time.Now().Add(waitForLimit)
-	for wchan() != "wait_for_partner" { // where the kernel holds a FIFO's opener
-		if time.Now().After(deadline) {
-			if os.Getenv("CI") != "true" {
-				t.Skipf("cannot see the writer block in /proc/PID/wchan (%q)", wchan())
-			}
-			t.Fatalf("the writer does not block on the FIFO: wchan %q", wchan())
+	// wait_for_partner is where the kernel holds a FIFO's opener
+	if !testutil.Eventually(waitForLimit, func() bool { return wchan() == "wait_for_partner" }) {
+		if os.Getenv("CI") != "true" {
+			t.Skipf("cannot see the writer block in /proc/PID/wchan (%q)", wchan())
 		}
-		time.Sleep(5 * time.Millisecond)
+		t.Fatalf("the writer does not block on the FIFO: wchan %q", wchan())
 	}
 	for _, q := range []string{"", "tail=1", "tail=1&lines=0"} {
 		if got := testutil.DialStatus(t, td.url(fifo, q), nil); got != 400 {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,26 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logtail/logtail/internal/testutil"
 	"github.com/logtail/logtail/wsconn"
 )
 
 // rlBuffer is a log buffer written by the daemon and read by the test.
-type rlBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *rlBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *rlBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type rlBuffer struct{ testutil.SyncBuffer }
 
 // records are the JSON log lines whose msg is msg.
 func (b *rlBuffer) records(t *testing.T, msg string) []map[string]any {
@@ -289,12 +274,11 @@ func TestRefusalLogBurst(t *testing.T) {
 		return
 	}
 	// the held ones come out when the interval is up, without another refusal
-	deadline := time.Now().Add(5 * time.Second)
-	lines, refusals := count()
-	for refusals < n && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	var lines, refusals int
+	testutil.Eventually(5*time.Second, func() bool {
 		lines, refusals = count()
-	}
+		return refusals >= n
+	})
 	if refusals != n {
 		t.Fatalf("%d refusals accounted for, want %d:\n%s", refusals, n, td.logs.String())
 	}
@@ -318,7 +302,8 @@ func TestRateLog(t *testing.T) {
 	if len(recs) != 2 || recs[0]["i"] != float64(0) || recs[1]["i"] != float64(100) {
 		t.Fatalf("first lines %v, want a's first and b's", recs)
 	}
-	time.Sleep(interval + interval/2)
+	// the held line comes out when the interval is up
+	testutil.WaitFor(t, "a's held line", waitForLimit, func() bool { return len(buf.records(t, "m")) >= 3 })
 	recs = buf.records(t, "m")
 	if len(recs) != 3 || recs[2]["i"] != float64(9) || recs[2]["repeats_not_logged"] != float64(8) {
 		t.Fatalf("after the interval %v, want a's last with 8 not logged", recs)
@@ -326,6 +311,8 @@ func TestRateLog(t *testing.T) {
 	rl.add("a", "m", "i", 10) // within the interval of the line just logged: held
 	rl.close()
 	rl.add("a", "m", "i", 11) // closed: nothing
+	// an absence: nothing may come once an interval is up after the close,
+	// and only waiting that long shows it
 	time.Sleep(interval + interval/2)
 	recs = buf.records(t, "m")
 	if len(recs) != 4 || recs[3]["i"] != float64(10) || recs[3]["repeats_not_logged"] != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logtail/logtail/internal/testutil"
 	"github.com/logtail/logtail/wsconn"
 )
 
@@ -96,7 +97,7 @@ func TestNoLineLostAcrossRotation(t *testing.T) {
 	go func() { defer close(clientDone); rc.run(total, done) }()
 	// the stream's first message says where it stands: written before it,
 	// a line would not be among the last 0 lines, nor after them
-	waitFor(t, "the stream to start", rc.started.Load)
+	testutil.WaitFor(t, "the stream to start", waitForLimit, rc.started.Load)
 
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -121,7 +122,7 @@ func TestNoLineLostAcrossRotation(t *testing.T) {
 		// full speed meanwhile... the writer is this goroutine, so it is the
 		// only pause, and it is a condition, not a delay.
 		phaseStart := int64(seq - perPhase + 50 + 1)
-		waitFor(t, "the stream to reach the current file", func() bool { return rc.received.Load() >= phaseStart })
+		testutil.WaitFor(t, "the stream to reach the current file", waitForLimit, func() bool { return rc.received.Load() >= phaseStart })
 		switch phase {
 		case "rename": // logrotate's default, then the app writes on until told to reopen
 			if err := os.Rename(p, fmt.Sprintf("%s.%d", p, i)); err != nil {
@@ -139,7 +140,7 @@ func TestNoLineLostAcrossRotation(t *testing.T) {
 			// when the file is cut is gone. Real rotation runs at a quiet
 			// moment: wait until the stream has caught up.
 			caughtUp := int64(seq)
-			waitFor(t, "the client to catch up before the truncation", func() bool { return rc.received.Load() >= caughtUp })
+			testutil.WaitFor(t, "the client to catch up before the truncation", waitForLimit, func() bool { return rc.received.Load() >= caughtUp })
 			data, _ := os.ReadFile(p)
 			os.WriteFile(fmt.Sprintf("%s.c%d", p, i), data, 0o644)
 			if err := os.Truncate(p, 0); err != nil {

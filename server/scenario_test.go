@@ -8,9 +8,9 @@ import (
 )
 
 // TestRotationScenario runs rotations that once lost lines, each with its
-// writer in another process (writer_test.go) and one client following from
-// the empty file, checked by the no-loss checker (noloss_test.go) and by the
-// scenario's own rule.
+// writer in another process (noloss_writer_test.go) and one client
+// following from the empty file, checked by the no-loss checker
+// (noloss_check_test.go) and by the scenario's own rule.
 func TestRotationScenario(t *testing.T) {
 	tests := []struct {
 		name string

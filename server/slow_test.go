@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logtail/logtail/internal/testutil"
 	"github.com/logtail/logtail/wsconn"
 )
 
@@ -103,7 +104,7 @@ func TestSlowClient(t *testing.T) {
 		for i := range clients {
 			clients[i] = td.dial(p, "lines=0&tail=1&format=text")
 		}
-		waitFor(t, "all subscribed", func() bool { return td.d.hub.Followers() == 1 })
+		testutil.WaitFor(t, "all subscribed", waitForLimit, func() bool { return td.d.hub.Followers() == 1 })
 
 		errs := make(chan error, fast)
 		rates := make(chan float64, fast)

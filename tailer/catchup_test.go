@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logtail/logtail/internal/testutil"
 )
 
 // TestCatchUpBounded: subscribers resuming from the start of a file hold
@@ -47,7 +49,7 @@ func TestCatchUpBounded(t *testing.T) {
 		t.Cleanup(s.Close)
 		idle = append(idle, s)
 	}
-	waitFor(t, "the idle subscribers to fill the budget", timeout, func() bool { return h.catchUp.Load() >= budget-batch })
+	testutil.WaitFor(t, "the idle subscribers to fill the budget", timeout, func() bool { return h.catchUp.Load() >= budget-batch })
 	if held := h.catchUp.Load(); held > budget+batch {
 		t.Errorf("catch-up holds %d bytes, budget %d", held, budget)
 	}
@@ -81,7 +83,7 @@ func TestCatchUpBounded(t *testing.T) {
 	for _, s := range idle {
 		s.Close()
 	}
-	waitFor(t, "the budget to be free", timeout, func() bool { return h.catchUp.Load() == 0 })
+	testutil.WaitFor(t, "the budget to be free", timeout, func() bool { return h.catchUp.Load() == 0 })
 }
 
 // Asking for more last lines than one batch should hold (lines × their
@@ -111,7 +113,7 @@ func TestManyLastLinesCatchUp(t *testing.T) {
 		wantLines(t, r.lines, want)
 		r.s.Close()
 	}
-	waitFor(t, "the catch-up budget to be free", timeout, func() bool { return h.catchUp.Load() == 0 })
+	testutil.WaitFor(t, "the catch-up budget to be free", timeout, func() bool { return h.catchUp.Load() == 0 })
 }
 
 // A resuming client whose next generation cannot be opened for want of
@@ -149,7 +151,7 @@ func TestResumeWaitsForDescriptor(t *testing.T) {
 	r := subscribe(t, h, name, Options{From: &pos})
 	r.until(5) // the rest of app.log.2
 	// a few looks while app.log.1 cannot be opened: nothing after app.log.2
-	waitFor(t, "three tries to open app.log.1", timeout, func() bool { return refused.Load() >= 3 })
+	testutil.WaitFor(t, "three tries to open app.log.1", timeout, func() bool { return refused.Load() >= 3 })
 	select {
 	case b := <-r.s.C:
 		t.Fatalf("while app.log.1 cannot be opened, got %q (event %q)", b.Raw, b.Event)

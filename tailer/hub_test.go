@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logtail/logtail/internal/testutil"
 	"github.com/logtail/logtail/wire"
 )
 
@@ -53,18 +54,6 @@ type tWriter struct{ t testing.TB }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 const timeout = 10 * time.Second
@@ -195,7 +184,7 @@ func TestHubSharedFollower(t *testing.T) {
 	appendTo(t, name, "more\n")
 	b.until(5 + 7)
 	b.s.Close()
-	waitFor(t, "the follower to stop", timeout, func() bool { return h.Followers() == 0 })
+	testutil.WaitFor(t, "the follower to stop", timeout, func() bool { return h.Followers() == 0 })
 	if err := a.s.Err(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Err() after Close = %v", err)
 	}
@@ -398,7 +387,7 @@ func TestHubDeleteWaitRecreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// the old descriptor is closed once the grace period is over
-	waitFor(t, "the deleted file to be closed", timeout, func() bool { return !fdOpenTo(t, name) })
+	testutil.WaitFor(t, "the deleted file to be closed", timeout, func() bool { return !fdOpenTo(t, name) })
 	appendTo(t, name, numbered("new", 0, 3))
 	wantLines(t, r.until(4)[1:], numbered("new", 0, 3))
 	appendTo(t, name, "more\n")
@@ -495,7 +484,7 @@ func TestHubMissingFile(t *testing.T) {
 	if !errors.Is(err, os.ErrNotExist) || s != nil {
 		t.Fatalf("Subscribe(missing) = %v, %v; want os.ErrNotExist", s, err)
 	}
-	waitFor(t, "no follower", timeout, func() bool { return h.Followers() == 0 })
+	testutil.WaitFor(t, "no follower", timeout, func() bool { return h.Followers() == 0 })
 	// and the name can be subscribed to once it exists
 	appendTo(t, name, "now\n")
 	r := subscribe(t, h, name, Options{Lines: 10})
@@ -553,11 +542,11 @@ func TestHubSubscribeCloseCycles(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	waitFor(t, "no follower", timeout, func() bool { return h.Followers() == 0 })
+	testutil.WaitFor(t, "no follower", timeout, func() bool { return h.Followers() == 0 })
 	settle := func() (int, int) {
 		var g, fds int
 		stable := 0
-		waitFor(t, "settling", timeout, func() bool {
+		testutil.WaitFor(t, "settling", timeout, func() bool {
 			ng, nf := runtime.NumGoroutine(), countFDs(t)
 			if ng == g && nf == fds {
 				stable++
@@ -585,8 +574,8 @@ func TestHubSubscribeCloseCycles(t *testing.T) {
 		s2.Close()
 		s.Close()
 	}
-	waitFor(t, "no follower", timeout, func() bool { return h.Followers() == 0 })
-	waitFor(t, "goroutines and descriptors back to the start", timeout, func() bool {
+	testutil.WaitFor(t, "no follower", timeout, func() bool { return h.Followers() == 0 })
+	testutil.WaitFor(t, "goroutines and descriptors back to the start", timeout, func() bool {
 		return runtime.NumGoroutine() == g0 && countFDs(t) == fd0
 	})
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -10,12 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/logtail/logtail/internal/testutil"
 )
 
 // Binaries built once by TestMain.
@@ -24,35 +22,37 @@ var (
 	cliBin    string
 )
 
+// TestMain builds logtaild and logtail once into a temporary folder, runs
+// the tests, and fails them if any goroutine is left over: every stream,
+// retry loop and output goroutine of every run must be gone. The folder is
+// removed after the check (testutil.VerifyNoLeaks exits: a deferred removal
+// would never run).
 func TestMain(m *testing.M) {
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "logtail-test-")
+	dir, err := buildBinaries()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
+		os.RemoveAll(dir)
+		os.Exit(1)
 	}
-	defer os.RemoveAll(dir)
+	testutil.VerifyNoLeaks(m, func() { os.RemoveAll(dir) })
+}
+
+// buildBinaries builds daemonBin and cliBin into a new temporary folder,
+// which it returns.
+func buildBinaries() (string, error) {
+	dir, err := os.MkdirTemp("", "logtail-test-")
+	if err != nil {
+		return "", err
+	}
 	daemonBin = filepath.Join(dir, "logtaild")
 	cliBin = filepath.Join(dir, "logtail")
 	for bin, pkg := range map[string]string{daemonBin: "../logtaild", cliBin: "."} {
 		cmd := exec.Command("go", "build", "-o", bin, pkg)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", pkg, err, out)
-			return 1
+			return dir, fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 	}
-	code := m.Run()
-	if code == 0 {
-		// every stream, retry loop and output goroutine of every run must be gone
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutines left over:", err)
-			return 1
-		}
-	}
-	return code
+	return dir, nil
 }
 
 // daemon is a real logtaild subprocess on 127.0.0.1.
@@ -61,7 +61,7 @@ type daemon struct {
 	addr string
 	root string
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *testutil.SyncBuffer
 	done chan struct{}
 }
 
@@ -87,7 +87,7 @@ func startDaemon(t *testing.T, addr, root string) *daemon {
 	if root == "" {
 		root = t.TempDir()
 	}
-	d := &daemon{t: t, addr: addr, root: root, log: &syncBuffer{}, done: make(chan struct{})}
+	d := &daemon{t: t, addr: addr, root: root, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	d.cmd = exec.Command(daemonBin, "--addr", addr, "--root", root, "--poll-interval", "100ms", "--rotate-grace", "200ms")
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
@@ -103,7 +103,7 @@ func startDaemon(t *testing.T, addr, root string) *daemon {
 			t.Logf("logtaild output:\n%s", d.log.String())
 		}
 	})
-	waitFor(t, 10*time.Second, "logtaild /healthz", func() bool {
+	testutil.WaitFor(t, "logtaild /healthz", 10*time.Second, func() bool {
 		select {
 		case <-d.done:
 			t.Fatalf("logtaild exited:\n%s", d.log.String())
@@ -164,46 +164,6 @@ func appendTo(t *testing.T, path, s string) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	if !poll(timeout, cond) {
-		t.Fatalf("timed out after %s waiting for %s", timeout, what)
-	}
-}
-
-// poll checks cond every 10ms until it holds (true) or timeout passes (false).
-func poll(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		<-tick.C
-	}
-	return true
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env makes a getenv from pairs.
 func env(kv ...string) func(string) string {
 	m := map[string]string{}
@@ -215,7 +175,7 @@ func env(kv ...string) func(string) string {
 
 // cli is a run of logtail in this process.
 type cli struct {
-	stdout, stderr syncBuffer
+	stdout, stderr testutil.SyncBuffer
 	cancel         context.CancelFunc
 	done           chan struct{}
 	err            error

@@ -7,9 +7,10 @@ import (
 	"encoding/json"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/logtail/logtail/internal/testutil"
 )
 
 func helpNoEnv(string) string { return "" }
@@ -109,24 +110,6 @@ func TestAllowOriginChecked(t *testing.T) {
 	}
 }
 
-// helpBuffer is stderr written by a running daemon and read by the test.
-type helpBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *helpBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *helpBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // Durations in the log read as Go writes them, 1.5s, in JSON as in text.
 func TestLogDurationsReadable(t *testing.T) {
 	for _, format := range []string{"json", "text"} {
@@ -143,20 +126,17 @@ func TestLogDurationsReadable(t *testing.T) {
 	}
 
 	// the daemon's own lines: its shutdown timeout
-	var stderr helpBuffer
+	var stderr testutil.SyncBuffer // written by the running daemon
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--root", t.TempDir(), "--addr", "127.0.0.1:0", "--log-format", "json", "--shutdown-timeout", "2500ms"},
 			helpNoEnv, &bytes.Buffer{}, &stderr)
 	}()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), `"msg":"serving"`); {
-		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			t.Fatalf("the daemon did not start: %s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.Eventually(10*time.Second, func() bool { return strings.Contains(stderr.String(), `"msg":"serving"`) }) {
+		cancel()
+		<-done
+		t.Fatalf("the daemon did not start: %s", stderr.String())
 	}
 	cancel()
 	if err := <-done; err != nil {
