@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -345,21 +344,27 @@ func TestHeartbeat(t *testing.T) {
 	t.Run("silent peer is closed", func(t *testing.T) {
 		// the daemon's clock starts before the handshake answer reaches us
 		start := time.Now()
-		c := td.dial(p, "lines=0&tail=1", wsconn.DialOptions{NoPong: true})
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		_, err := c.Next()
-		elapsed := time.Since(start)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("still open after 10s: %v", err)
-		}
-		if elapsed < interval+timeout {
+		c := td.dial(p, "lines=0&tail=1")
+		// the client reads nothing, so it answers no ping: a dead peer
+		testutil.WaitFor(t, "the stream to end", waitForLimit, func() bool { return td.d.hub.Followers() == 0 })
+		if elapsed := time.Since(start); elapsed < interval+timeout {
 			t.Errorf("closed after %v, before interval+timeout", elapsed)
 		}
-		testutil.WaitFor(t, "follower to stop", waitForLimit, func() bool { return td.d.hub.Followers() == 0 })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Next(); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("the connection is still open: %v", err)
+		}
 	})
 	t.Run("answering peer stays", func(t *testing.T) {
-		var pings atomic.Int32
-		c := td.dial(p, "lines=0&tail=1", wsconn.DialOptions{OnPing: func() { pings.Add(1) }})
+		// through a relay that counts the pongs the client sends
+		relay := relayPongs(t, td.addr)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := wsconn.Dial(ctx, "ws://"+relay.addr+p+"?lines=0&tail=1", wsconn.DialOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
 		// Next answers pings; after 5 of them the stream must still deliver
 		done := make(chan error, 1)
 		go func() {
@@ -370,7 +375,7 @@ func TestHeartbeat(t *testing.T) {
 			}
 			done <- err
 		}()
-		testutil.WaitFor(t, "5 pings", waitForLimit, func() bool { return pings.Load() >= 5 })
+		testutil.WaitFor(t, "5 pongs", waitForLimit, func() bool { return relay.pongs.Load() >= 5 })
 		td.write("app.log", "late line\n")
 		if err := <-done; err != nil {
 			t.Fatalf("answering peer: %v", err)

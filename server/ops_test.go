@@ -169,8 +169,8 @@ func TestHeartbeatTimeoutCounted(t *testing.T) {
 		c.HeartbeatTimeout = 20 * time.Millisecond
 	})
 	p := td.write("app.log", "x\n")
-	c := td.dial(p, "lines=1&tail=1", wsconn.DialOptions{NoPong: true})
-	readLines(t, c, 1)
+	c := td.dial(p, "lines=1&tail=1")
+	readLines(t, c, 1) // and then nothing: no ping is answered
 	testutil.WaitFor(t, "the heartbeat timeout metric", waitForLimit, func() bool {
 		return metric(td.metrics(), "logtaild_heartbeat_timeouts_total") == 1
 	})

@@ -121,7 +121,7 @@ func TestWebViewerGapDetails(t *testing.T) {
 		select {
 		case msgs := <-script:
 			for _, m := range msgs {
-				if err := c.WriteText(append(wsconn.Buffer(), m...)); err != nil {
+				if err := c.WriteText(append(make([]byte, wsconn.HeaderRoom), m...)); err != nil {
 					t.Error(err)
 				}
 			}

@@ -73,10 +73,6 @@ func (e *TooBigError) Error() string {
 type DialOptions struct {
 	Header    http.Header // extra request headers (Authorization, Origin)
 	TLSConfig *tls.Config
-	// NoPong makes the client ignore pings, as a dead peer would (tests).
-	NoPong bool
-	// OnPing is called for each ping the server sends.
-	OnPing func()
 	// NetDial, when set, makes the TCP connection (e.g. to set socket options).
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// MaxMessage bounds a message, all its fragments together: a larger one
@@ -90,8 +86,6 @@ type DialOptions struct {
 type Client struct {
 	nc         net.Conn
 	r          *wsutil.Reader
-	noPong     bool
-	onPing     func()
 	maxMessage int64       // < 0: no limit
 	closeSent  atomic.Bool // a close frame went out: no other frame may follow
 }
@@ -140,12 +134,9 @@ func Dial(ctx context.Context, url string, opt DialOptions) (*Client, error) {
 	if br != nil { // frames that came with the handshake: losing them loses lines
 		src = io.MultiReader(br, nc)
 	}
-	c := &Client{nc: nc, noPong: opt.NoPong, onPing: opt.OnPing, maxMessage: opt.MaxMessage}
+	c := &Client{nc: nc, maxMessage: opt.MaxMessage}
 	if c.maxMessage == 0 {
 		c.maxMessage = DefaultMaxMessage
-	}
-	if c.onPing == nil {
-		c.onPing = func() {}
 	}
 	c.r = &wsutil.Reader{Source: src, State: ws.StateClientSide, CheckUTF8: true,
 		OnIntermediate: c.intermediate}
@@ -176,7 +167,7 @@ func (c *handshakeConn) Read(p []byte) (int, error) {
 }
 
 // Next returns the payload of the next data message. Pings are answered on
-// the way (unless NoPong). At the end of the stream it returns a *CloseError
+// the way. At the end of the stream it returns a *CloseError
 // with the server's code, or the read error. A message over MaxMessage, a
 // message that is not valid UTF-8 and a frame that breaks the protocol are
 // closed with 1009, 1007 and 1002.
@@ -220,8 +211,7 @@ func (c *Client) next() ([]byte, error) {
 			}
 			switch h.OpCode {
 			case ws.OpPing:
-				c.onPing()
-				if !c.noPong && !c.closeSent.Load() {
+				if !c.closeSent.Load() {
 					if err := wsutil.WriteClientMessage(c.nc, ws.OpPong, payload); err != nil {
 						return nil, err
 					}
@@ -284,10 +274,7 @@ func (c *Client) intermediate(h ws.Header, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if h.OpCode == ws.OpPing {
-		c.onPing()
-	}
-	if h.OpCode == ws.OpPing && !c.noPong && !c.closeSent.Load() {
+	if h.OpCode == ws.OpPing && !c.closeSent.Load() {
 		return wsutil.WriteClientMessage(c.nc, ws.OpPong, payload)
 	}
 	return nil

@@ -30,7 +30,7 @@ const (
 	CodeTryAgainLater = 1013
 )
 
-// HeaderRoom is the space Buffer keeps in front of a message for its frame
+// HeaderRoom is the space GetBuffer keeps in front of a message for its frame
 // header, so that header and payload go out in one write.
 const HeaderRoom = ws.MaxHeaderSize
 
@@ -162,18 +162,12 @@ func smallReader(nc net.Conn, hijacked *bufio.Reader) *bufio.Reader {
 // event the reader has stopped.
 func (c *Conn) Events() <-chan Event { return c.events }
 
-// RemoteAddr is the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
-
-// Buffer returns an empty message with room for its frame header: append
-// the payload and pass it to WriteText. GetBuffer is the pooled form.
-func Buffer() []byte { return make([]byte, HeaderRoom, HeaderRoom+512) }
-
 // buffers start small: a line sent to 10,000 idle streams at once takes
 // 10,000 buffers at once. One that grew under load goes back grown.
 var buffers = sync.Pool{New: func() any { b := make([]byte, HeaderRoom, HeaderRoom+4<<10); return &b }}
 
-// GetBuffer is Buffer from a pool: *b is an empty message. Give it back with
+// GetBuffer gives an empty message from a pool, with room for its frame
+// header (HeaderRoom): append the payload and pass it to WriteText. *b is the message. Give it back with
 // PutBuffer, after storing the grown slice in *b. (The pool holds pointers,
 // so that a round trip allocates nothing.)
 func GetBuffer() *[]byte {

@@ -51,7 +51,7 @@ func startFake(t *testing.T, scripts ...script) *fakeDaemon {
 			return
 		}
 		for _, m := range s.messages {
-			if err := c.WriteText(append(wsconn.Buffer(), m...)); err != nil {
+			if err := c.WriteText(append(make([]byte, wsconn.HeaderRoom), m...)); err != nil {
 				t.Error(err)
 			}
 		}
