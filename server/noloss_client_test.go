@@ -130,7 +130,7 @@ func (c *followClient) ended(err error) bool {
 	case wsconn.IsClose(err, wsconn.CodeGoingAway):
 		c.ends["1001"]++
 	case errors.As(err, &ce):
-		c.ends[strconv.Itoa(ce.Code)+" "+ce.Reason]++
+		c.ends[strconv.Itoa(int(ce.Code))+" "+ce.Reason]++
 	default:
 		c.ends["broken"]++
 	}

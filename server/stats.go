@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logtail/logtail/wire"
+	"github.com/logtail/logtail/wsconn"
 )
 
 // streamStats is what the close log line reports.
@@ -41,7 +42,7 @@ func (d *Daemon) opened(r *http.Request, name string, q wire.Query) *streamStats
 	return st
 }
 
-func (d *Daemon) closed(st *streamStats, code int, err error) {
+func (d *Daemon) closed(st *streamStats, code wsconn.CloseCode, err error) {
 	attrs := []any{"remote", st.remote, "path", st.path, "duration", time.Since(st.start).Round(time.Millisecond),
 		"lines_sent", st.lines, "bytes_sent", st.bytes, "close_code", code}
 	if err != nil {

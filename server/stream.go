@@ -120,12 +120,12 @@ func (st *stream) run() {
 type passed struct {
 	end    bool
 	more   bool
-	code   int
+	code   wsconn.CloseCode
 	reason string
 }
 
 // closing ends the stream with a close frame.
-func closing(code int, reason string) passed { return passed{end: true, code: code, reason: reason} }
+func closing(code wsconn.CloseCode, reason string) passed { return passed{end: true, code: code, reason: reason} }
 
 // pass does what is waiting: the daemon's stop, the client's frames, the
 // heartbeat, then the lines, up to passBytes. An error ends the stream
@@ -235,7 +235,7 @@ func takeBatch(sub *tailer.Subscription) (b *tailer.Batch, ok, waiting bool) {
 }
 
 // finish closes a stream that a pass has ended.
-func (st *stream) finish(code int, reason string, err error) {
+func (st *stream) finish(code wsconn.CloseCode, reason string, err error) {
 	d, s := st.d, st.s
 	st.stopQuit()
 	st.stopKill()
@@ -260,7 +260,7 @@ func (st *stream) finish(code int, reason string, err error) {
 }
 
 // closeFor maps why a subscription ended to a close code.
-func closeFor(err error) (int, string, error) {
+func closeFor(err error) (wsconn.CloseCode, string, error) {
 	switch {
 	case errors.Is(err, tailer.ErrSlow):
 		return wsconn.CodeTryAgainLater, "too slow: fell too far behind; reconnect to resume", nil

@@ -34,7 +34,7 @@ func (e *HandshakeError) Error() string {
 
 // CloseError is how the server ended the stream.
 type CloseError struct {
-	Code   int
+	Code   CloseCode
 	Reason string
 }
 
@@ -190,7 +190,7 @@ func (c *Client) Next() ([]byte, error) {
 
 // fail sends a close frame with code, as RFC 6455 asks of an endpoint that
 // gives up on its peer.
-func (c *Client) fail(code int, reason string) {
+func (c *Client) fail(code CloseCode, reason string) {
 	if !c.closeSent.CompareAndSwap(false, true) {
 		return
 	}
@@ -224,7 +224,7 @@ func (c *Client) next() ([]byte, error) {
 				if len(payload) == 0 {
 					code = ws.StatusNoStatusRcvd
 				}
-				return nil, &CloseError{Code: int(code), Reason: reason}
+				return nil, &CloseError{Code: CloseCode(code), Reason: reason}
 			}
 			continue
 		}
@@ -303,7 +303,7 @@ func (c *Client) Close() error {
 func (c *Client) Conn() net.Conn { return c.nc }
 
 // IsClose reports whether err is a close with the given code.
-func IsClose(err error, code int) bool {
+func IsClose(err error, code CloseCode) bool {
 	var ce *CloseError
 	return errors.As(err, &ce) && ce.Code == code
 }

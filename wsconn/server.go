@@ -18,9 +18,12 @@ import (
 	"github.com/gobwas/ws"
 )
 
+// CloseCode is a WebSocket close code (RFC 6455 section 7.4).
+type CloseCode int
+
 // Close codes the daemon sends (RFC 6455 section 7.4.1).
 const (
-	CodeNormal        = 1000
+	CodeNormal        CloseCode = 1000
 	CodeGoingAway     = 1001
 	CodeProtocolError = 1002
 	CodeInvalidData   = 1007
@@ -87,7 +90,7 @@ const (
 type Event struct {
 	Kind    EventKind
 	Payload []byte
-	Code    int
+	Code    CloseCode
 	Reason  string
 	Err     error
 }
@@ -241,7 +244,7 @@ func putHeader(msg []byte, op ws.OpCode, n int) (start int) {
 // Close sends a close frame with code and reason, waits a little for the
 // peer's close (unless the peer closed first), and closes the connection.
 // It waits for the reader goroutine to end.
-func (c *Conn) Close(code int, reason string) error {
+func (c *Conn) Close(code CloseCode, reason string) error {
 	if len(reason) > 120 { // a close frame's payload is at most 125 bytes
 		reason = strings.ToValidUTF8(reason[:120], "")
 	}
@@ -447,5 +450,5 @@ func closeEvent(payload []byte) Event {
 		}
 		return Event{Kind: Broken, Code: CodeProtocolError, Reason: err.Error()}
 	}
-	return Event{Kind: PeerClose, Code: int(code)}
+	return Event{Kind: PeerClose, Code: CloseCode(code)}
 }

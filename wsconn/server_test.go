@@ -79,7 +79,7 @@ func TestPeerCloseCodes(t *testing.T) {
 	tests := []struct {
 		code int
 		kind EventKind
-		want int
+		want CloseCode
 	}{
 		{1000, PeerClose, 1000},
 		{1001, PeerClose, 1001},

@@ -27,7 +27,7 @@ type fakeDaemon struct {
 
 type script struct {
 	messages []string
-	code     int
+	code     wsconn.CloseCode
 }
 
 func startFake(t *testing.T, scripts ...script) *fakeDaemon {
