@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logtail/logtail/internal/testutil"
+
 	"github.com/logtail/logtail/sandbox"
 )
 
@@ -79,15 +81,11 @@ func TestFIFOWriterStaysBlocked(t *testing.T) {
 	}
 	// wait_for_partner is where the kernel holds a FIFO's opener until the
 	// other end comes
-	deadline := time.Now().Add(10 * time.Second)
-	for wchan() != "wait_for_partner" {
-		if time.Now().After(deadline) {
-			if os.Getenv("CI") != "true" {
-				t.Skipf("cannot see the writer block in /proc/PID/wchan (%q)", wchan())
-			}
-			t.Fatalf("the writer does not block on the FIFO: wchan %q", wchan())
+	if !testutil.Eventually(10*time.Second, func() bool { return wchan() == "wait_for_partner" }) {
+		if os.Getenv("CI") != "true" {
+			t.Skipf("cannot see the writer block in /proc/PID/wchan (%q)", wchan())
 		}
-		time.Sleep(5 * time.Millisecond)
+		t.Fatalf("the writer does not block on the FIFO: wchan %q", wchan())
 	}
 	for range 3 {
 		_, _, _, err := tr.sb.Resolve(escape(fifo))
