@@ -125,7 +125,9 @@ type passed struct {
 }
 
 // closing ends the stream with a close frame.
-func closing(code wsconn.CloseCode, reason string) passed { return passed{end: true, code: code, reason: reason} }
+func closing(code wsconn.CloseCode, reason string) passed {
+	return passed{end: true, code: code, reason: reason}
+}
 
 // pass does what is waiting: the daemon's stop, the client's frames, the
 // heartbeat, then the lines, up to passBytes. An error ends the stream
