@@ -83,11 +83,11 @@ type rfcCase struct {
 type reply struct {
 	op      ws.OpCode
 	payload []byte
-	code    int
+	code    CloseCode
 }
 
-func pongOf(p []byte) reply    { return reply{op: ws.OpPong, payload: p} }
-func closeWith(code int) reply { return reply{op: ws.OpClose, code: code} }
+func pongOf(p []byte) reply          { return reply{op: ws.OpPong, payload: p} }
+func closeWith(code CloseCode) reply { return reply{op: ws.OpClose, code: code} }
 
 func (r reply) String() string {
 	if r.op == ws.OpClose {
@@ -155,7 +155,7 @@ func pong(p []byte) []byte     { return frame(true, 0, ws.OpPong, p) }
 func frag(op ws.OpCode, fin bool, p string) []byte { return frame(fin, 0, op, []byte(p)) }
 
 // closeFrame is a close with code and reason.
-func closeFrame(code int, reason string) []byte {
+func closeFrame(code CloseCode, reason string) []byte {
 	return closeBody(binary.BigEndian.AppendUint16(nil, uint16(code)), reason)
 }
 
@@ -485,15 +485,15 @@ func rfc6455Cases() []rfcCase {
 		inChops(3, closeFrame(1000, "Hello World!")), closeWith(1000))
 	add("7.5.1 close with a reason that is not UTF-8", inOne(closeFrame(1000, invalidKosme)),
 		closeWith(invalidData))
-	for i, code := range []int{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999} {
+	for i, code := range []CloseCode{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999} {
 		add(fmt.Sprintf("7.7.%d close %d", i+1, code), inOne(closeFrame(code, "")), closeWith(code))
 	}
 	// Registered with IANA under RFC 6455 section 11.7 (logtaild itself
 	// sends 1013); Autobahn has dropped them from its invalid codes.
-	for i, code := range []int{1012, 1013, 1014} {
+	for i, code := range []CloseCode{1012, 1013, 1014} {
 		add(fmt.Sprintf("7.7.%d close %d (RFC)", 14+i, code), inOne(closeFrame(code, "")), closeWith(code))
 	}
-	for i, code := range []int{0, 999, 1004, 1005, 1006, 1016, 1100, 2000, 2999, 1015} {
+	for i, code := range []CloseCode{0, 999, 1004, 1005, 1006, 1016, 1100, 2000, 2999, 1015} {
 		name := fmt.Sprintf("7.9.%d close %d", i+1, code)
 		if code == 1015 {
 			name += " (RFC)"
@@ -629,5 +629,5 @@ func readServerFrame(br *bufio.Reader) (reply, error) {
 	if !utf8.ValidString(reason) {
 		return reply{}, fmt.Errorf("server close reason %q is not UTF-8", reason)
 	}
-	return closeWith(int(code)), nil
+	return closeWith(CloseCode(code)), nil
 }

@@ -24,13 +24,13 @@ type CloseCode int
 // Close codes the daemon sends (RFC 6455 section 7.4.1).
 const (
 	CodeNormal        CloseCode = 1000
-	CodeGoingAway               = 1001
-	CodeProtocolError           = 1002
-	CodeInvalidData             = 1007
-	CodePolicy                  = 1008
-	CodeTooBig                  = 1009
-	CodeInternal                = 1011
-	CodeTryAgainLater           = 1013
+	CodeGoingAway     CloseCode = 1001
+	CodeProtocolError CloseCode = 1002
+	CodeInvalidData   CloseCode = 1007
+	CodePolicy        CloseCode = 1008
+	CodeTooBig        CloseCode = 1009
+	CodeInternal      CloseCode = 1011
+	CodeTryAgainLater CloseCode = 1013
 )
 
 // HeaderRoom is the space GetBuffer keeps in front of a message for its frame
