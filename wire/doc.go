@@ -18,6 +18,10 @@
 //	html=1      with format=json: the lines in their HTML form
 //	from=POS    with tail=1: resume right after POS, a position a json message gave;
 //	            lines is then ignored
+//	grep=RE     only the lines that match RE (RE2, Go's regexp; (?i) for case)
+//	exclude=RE  not the lines that match RE; with grep, both apply. Events always pass.
+//	            A bad expression is refused with 400 and the parser's message.
+//	download=1  over plain HTTP: the whole file as an attachment
 //
 // Unknown parameters are ignored; a known one given twice, or a value that
 // cannot be read, is refused with 400 and a one-line reason.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 )
 
@@ -25,6 +26,12 @@ type Query struct {
 	Format string    // FormatHTML, FormatText or FormatJSON; "" is FormatHTML
 	HTML   bool      // json lines carry their HTML form
 	From   *Position // resume right after this position, instead of the last lines
+	// Grep keeps only the lines that match it, Exclude drops those that
+	// match it (RE2 syntax, Go's regexp; "(?i)" for case); both may be
+	// given. Events always pass.
+	Grep, Exclude string
+	// Download asks for the whole file as an attachment (plain HTTP).
+	Download bool
 }
 
 // WantHTML says whether the stream's lines are sent in their HTML form.
@@ -52,6 +59,16 @@ func (q Query) Set(v url.Values) {
 	if q.HTML {
 		v.Set("html", "1")
 	}
+	for key, re := range map[string]string{"grep": q.Grep, "exclude": q.Exclude} {
+		if re != "" {
+			v.Set(key, re)
+		} else {
+			v.Del(key)
+		}
+	}
+	if q.Download {
+		v.Set("download", "1")
+	}
 }
 
 // Encode is q as a query string.
@@ -73,7 +90,7 @@ func ParseQuery(raw string, maxLines int) (Query, error) {
 	}
 	for key, v := range values {
 		switch key {
-		case "lines", "tail", "format", "html", "from":
+		case "lines", "tail", "format", "html", "from", "grep", "exclude", "download":
 			if len(v) > 1 {
 				return q, fmt.Errorf("%s given %d times", key, len(v))
 			}
@@ -86,7 +103,7 @@ func ParseQuery(raw string, maxLines int) (Query, error) {
 		}
 		q.Lines = min(int(n), maxLines)
 	}
-	for key, dst := range map[string]*bool{"tail": &q.Tail, "html": &q.HTML} {
+	for key, dst := range map[string]*bool{"tail": &q.Tail, "html": &q.HTML, "download": &q.Download} {
 		if v, ok := values[key]; ok {
 			switch v[0] {
 			case "1", "true", "": // "?tail" alone means yes
@@ -110,6 +127,14 @@ func ParseQuery(raw string, maxLines int) (Query, error) {
 			q.Format = v[0]
 		default:
 			return q, fmt.Errorf("format=%.20q: want html, text or json", v[0])
+		}
+	}
+	for key, dst := range map[string]*string{"grep": &q.Grep, "exclude": &q.Exclude} {
+		if v, ok := values[key]; ok && v[0] != "" {
+			if _, err := regexp.Compile(v[0]); err != nil {
+				return q, fmt.Errorf("%s: %v", key, err)
+			}
+			*dst = v[0]
 		}
 	}
 	if q.From != nil && !q.Tail {

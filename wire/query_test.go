@@ -50,14 +50,34 @@ func TestQueryRoundTrip(t *testing.T) {
 		{Lines: 50, Format: FormatJSON, HTML: true},
 		{Tail: true, Format: FormatJSON, From: &pos},
 		{Lines: 7, Format: FormatHTML},
+		{Lines: 5, Format: FormatJSON, Grep: "(?i)error|warn", Exclude: "health=ok"},
+		{Download: true, Format: FormatText},
 	} {
 		got, err := ParseQuery(q.Encode(), 100)
 		if err != nil {
 			t.Fatalf("%+v: %v", q, err)
 		}
 		if (q.From == nil && got.Lines != q.Lines) || got.Tail != q.Tail || got.Format != q.Format || got.HTML != q.HTML ||
+			got.Grep != q.Grep || got.Exclude != q.Exclude || got.Download != q.Download ||
 			(got.From == nil) != (q.From == nil) || (q.From != nil && *got.From != *q.From) {
 			t.Errorf("%q read back as %+v, want %+v", q.Encode(), got, q)
 		}
+	}
+}
+
+// TestQueryFilterRefused: a bad expression is refused with the parser's
+// message; an empty one is no filter.
+func TestQueryFilterRefused(t *testing.T) {
+	for raw, want := range map[string]string{
+		"grep=%28":        "grep: error parsing regexp: missing closing ): `(`",
+		"exclude=a%2A%2A": "exclude: error parsing regexp: invalid nested repetition operator: `**`",
+		"grep=a&grep=b":   "grep given 2 times",
+	} {
+		if _, err := ParseQuery(raw, 100); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", raw, err, want)
+		}
+	}
+	if q, err := ParseQuery("grep=&exclude=", 100); err != nil || q.Grep != "" || q.Exclude != "" {
+		t.Errorf("empty filters: %+v, %v", q, err)
 	}
 }
