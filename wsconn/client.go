@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 	"github.com/gobwas/ws/wsutil"
 )
 
@@ -77,8 +78,12 @@ type DialOptions struct {
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// MaxMessage bounds a message, all its fragments together: a larger one
 	// is closed with 1009 and Next returns a *TooBigError. 0 means
-	// DefaultMaxMessage, a negative value no limit.
+	// DefaultMaxMessage, a negative value no limit. A compressed message
+	// is bounded both as received and once inflated.
 	MaxMessage int64
+	// Deflate offers permessage-deflate (RFC 7692, no context takeover):
+	// the server may then send compressed messages, which Next inflates.
+	Deflate bool
 }
 
 // Client is the client side of a stream. It is read by one goroutine;
@@ -88,6 +93,11 @@ type Client struct {
 	r          *wsutil.Reader
 	maxMessage int64       // < 0: no limit
 	closeSent  atomic.Bool // a close frame went out: no other frame may follow
+
+	// permessage-deflate, when negotiated
+	deflate  bool
+	zstate   wsflate.MessageState // whether the message being read is compressed
+	inflater *inflater
 }
 
 // Dial opens a WebSocket to url (ws:// or wss://). A refused handshake is a
@@ -122,11 +132,19 @@ func Dial(ctx context.Context, url string, opt DialOptions) (*Client, error) {
 			}
 		},
 	}
-	nc, br, _, err := d.Dial(ctx, url)
+	if opt.Deflate {
+		d.Extensions = deflateOffer()
+	}
+	nc, br, hs, err := d.Dial(ctx, url)
 	if err != nil {
 		if status != 0 {
 			return nil, &HandshakeError{Status: status, Reason: trimReason(body)}
 		}
+		return nil, err
+	}
+	deflate, err := acceptedDeflate(hs.Extensions)
+	if err != nil {
+		nc.Close()
 		return nil, err
 	}
 	hc.done = true
@@ -140,6 +158,9 @@ func Dial(ctx context.Context, url string, opt DialOptions) (*Client, error) {
 	}
 	c.r = &wsutil.Reader{Source: src, State: ws.StateClientSide, CheckUTF8: true,
 		OnIntermediate: c.intermediate}
+	if deflate {
+		c.useDeflate()
+	}
 	return c, nil
 }
 
@@ -181,6 +202,8 @@ func (c *Client) Next() ([]byte, error) {
 			c.fail(CodeTooBig, "message too big")
 		case errors.Is(err, ErrInvalidUTF8):
 			c.fail(CodeInvalidData, "invalid UTF-8")
+		case errors.Is(err, ErrInvalidCompressed):
+			c.fail(CodeInvalidData, "invalid compressed data")
 		case errors.As(err, &pe):
 			c.fail(CodeProtocolError, "protocol error")
 		}
@@ -227,6 +250,9 @@ func (c *Client) next() ([]byte, error) {
 				return nil, &CloseError{Code: CloseCode(code), Reason: reason}
 			}
 			continue
+		}
+		if c.deflate {
+			return c.readDeflated(h)
 		}
 		return c.readMessage(h)
 	}

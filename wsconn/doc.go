@@ -10,4 +10,13 @@
 // Client side: Dial a stream and read its messages with Client.Next, which
 // answers pings and reports the server's close code as a *CloseError and a
 // refused handshake as a *HandshakeError.
+//
+// permessage-deflate (RFC 7692, deflate.go), with gobwas/ws's wsflate: the
+// server accepts an offer (unless Config.NoDeflate) with no context takeover
+// either way, so a compressed message depends on nothing but its text.
+// AppendDeflatedText makes a frame once and Conn.WriteFrames sends it to any
+// number of connections that negotiated it (Conn.Deflate); the compressors
+// are pooled, and a connection keeps none. The reader inflates what a client
+// compressed, bounded by MaxMessage. A Client offers it with
+// DialOptions.Deflate and Next inflates.
 package wsconn

@@ -76,6 +76,8 @@ type rfcCase struct {
 	// close the connection must stay open: then a ping must still be
 	// answered and a close 1000 echoed.
 	want []reply
+	// deflate: the client offers permessage-deflate (RFC 7692 cases)
+	deflate bool
 }
 
 // reply is a frame the server must send: a pong with payload, or a close
@@ -200,7 +202,7 @@ func octetFragments(s string) [][]byte {
 func rfc6455Cases() []rfcCase {
 	var cases []rfcCase
 	add := func(name string, send [][]byte, want ...reply) {
-		cases = append(cases, rfcCase{name, send, want})
+		cases = append(cases, rfcCase{name: name, send: send, want: want})
 	}
 	const (
 		protocolError = CodeProtocolError
@@ -510,9 +512,16 @@ func rfc6455Cases() []rfcCase {
 func (tc rfcCase) run(t *testing.T, addr string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	nc, hbr, _, err := ws.Dialer{}.Dial(ctx, "ws://"+addr+"/")
+	var d ws.Dialer
+	if tc.deflate {
+		d.Extensions = deflateOffer()
+	}
+	nc, hbr, hs, err := d.Dial(ctx, "ws://"+addr+"/")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got, _ := acceptedDeflate(hs.Extensions); got != tc.deflate {
+		t.Fatalf("permessage-deflate negotiated: %v, want %v", got, tc.deflate)
 	}
 	defer nc.Close()
 	nc.SetDeadline(time.Now().Add(10 * time.Second)) // a case that hangs fails

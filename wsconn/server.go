@@ -54,6 +54,9 @@ type Config struct {
 	// Notify, when set, is called by the reader after each event it puts in
 	// Events: for an owner with no goroutine waiting on it. It must not block.
 	Notify func()
+	// NoDeflate declines permessage-deflate, which is otherwise accepted
+	// when the client offers it (see Conn.Deflate).
+	NoDeflate bool
 }
 
 func (c Config) withDefaults() Config {
@@ -108,13 +111,14 @@ type Conn struct {
 	onPong   func()
 	closed   sync.Once
 	deadline time.Time // the write deadline set last
+	deflate  bool      // permessage-deflate was negotiated
 }
 
 // Upgrade completes the handshake of a request the caller has already
 // checked (gobwas/ws hijacks before validating, so path and origin checks
 // must come first). onPong is called from the reader goroutine for each pong.
 func Upgrade(w http.ResponseWriter, r *http.Request, cfg Config, onPong func()) (*Conn, error) {
-	nc, rw, _, err := ws.UpgradeHTTP(r, w)
+	nc, rw, deflate, err := upgradeHTTP(w, r, cfg)
 	if err != nil {
 		if nc != nil {
 			nc.Close()
@@ -139,6 +143,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg Config, onPong func()) 
 		quit:     make(chan struct{}),
 		readDone: make(chan struct{}),
 		onPong:   onPong,
+		deflate:  deflate,
 	}
 	go c.read()
 	return c, nil
@@ -323,6 +328,8 @@ type reading struct {
 	msg    []byte // the text message being received, to check its UTF-8
 	msgLen int64
 	isText bool
+	// compressed: permessage-deflate, msg holds it as received (text or not)
+	compressed bool
 }
 
 // readFrame reads one frame; false means the reader is done.
@@ -336,6 +343,12 @@ func (c *Conn) readFrame(r *reading) bool {
 	if err != nil {
 		c.send(Event{Kind: Gone, Err: err})
 		return false
+	}
+	// RSV1 is permessage-deflate's, on the first frame of a data message
+	// only; anywhere else, or not negotiated, CheckHeader refuses it
+	compressed := c.deflate && h.Rsv1() && h.OpCode.IsData() && h.OpCode != ws.OpContinuation
+	if compressed {
+		h.Rsv = ws.Rsv(false, h.Rsv2(), h.Rsv3())
 	}
 	if err := ws.CheckHeader(h, r.state); err != nil {
 		c.send(Event{Kind: Broken, Code: CodeProtocolError, Reason: err.Error(), Err: err})
@@ -361,6 +374,7 @@ func (c *Conn) readFrame(r *reading) bool {
 	// a data frame: clients have nothing to say beyond short commands
 	if h.OpCode != ws.OpContinuation {
 		r.msg, r.msgLen, r.isText = r.msg[:0], 0, h.OpCode == ws.OpText
+		r.compressed = compressed
 	}
 	// compared before adding: a 63-bit length must not wrap msgLen around
 	if h.Length > c.cfg.MaxMessage-r.msgLen {
@@ -373,12 +387,16 @@ func (c *Conn) readFrame(r *reading) bool {
 	if !ok {
 		return false
 	}
-	if r.isText {
+	if r.isText || r.compressed {
 		r.msg = append(r.msg, part...)
 	}
 	if h.Fin {
 		r.state = r.state.Clear(ws.StateFragmented)
-		if r.isText && !utf8.Valid(r.msg) {
+		if r.compressed {
+			if !c.inflated(r) {
+				return false
+			}
+		} else if r.isText && !utf8.Valid(r.msg) {
 			c.send(Event{Kind: Broken, Code: CodeInvalidData, Reason: "invalid UTF-8 in text message"})
 			c.linger(0)
 			return false
@@ -388,6 +406,28 @@ func (c *Conn) readFrame(r *reading) bool {
 		r.state = r.state.Set(ws.StateFragmented)
 	}
 	return true
+}
+
+// inflated checks a compressed message once inflated: within MaxMessage
+// (the compressed bytes counted against it already), and valid UTF-8 if
+// text; false when it is not (the owner has been told). Not inlined: it
+// must not widen readFrame's frame.
+//
+//go:noinline
+func (c *Conn) inflated(r *reading) bool {
+	msg, err := inflateMessage(r.msg, c.cfg.MaxMessage)
+	switch {
+	case errors.Is(err, errTooLarge):
+		c.send(Event{Kind: Broken, Code: CodeTooBig, Reason: "message too big"})
+	case err != nil:
+		c.send(Event{Kind: Broken, Code: CodeInvalidData, Reason: err.Error()})
+	case r.isText && !utf8.Valid(msg):
+		c.send(Event{Kind: Broken, Code: CodeInvalidData, Reason: "invalid UTF-8 in text message"})
+	default:
+		return true
+	}
+	c.linger(0)
+	return false
 }
 
 // payload reads and unmasks a frame's payload; false when the connection is
