@@ -10,4 +10,9 @@
 // uses github.com/nxadm/tail's shared inotify watcher (one inotify instance for
 // the whole process) to learn when to read, plus a slow poll as a safety net.
 // It follows the file by name across rename, truncation and re-creation.
+//
+// Filters (grep=, exclude=) are predicates the server gives: Batch.Filter
+// keeps a batch's lines that pass, made once per batch and filter for all
+// the subscribers that share it; FindLast searches a file back from its end
+// for the last lines that pass, within a budget, and LinesEach reads them.
 package tailer

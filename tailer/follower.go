@@ -355,6 +355,7 @@ func (f *follower) handle(r request) {
 		b := NewBatch(last.Raw, s.html, f.hub.newRenderer())
 		b.Sizes = last.Sizes
 		b.End = src.position(src.boundary)
+		src.keepHead(b, src.boundary-sp.start)
 		s.charge(s.cost(b))
 		s.c <- b // the queue is empty: this cannot block
 		s.notify()
@@ -538,6 +539,7 @@ func (f *follower) send(src *source, out lines) {
 	}
 	b := NewBatch(out.raw, f.htmlSubs > 0, f.html)
 	b.Sizes = out.sizes
+	src.keepHead(b, out.bytes)
 	f.fanout(b, src)
 }
 

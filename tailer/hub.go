@@ -125,11 +125,14 @@ type Batch struct {
 
 	catchUp bool // read by a cursor for one subscriber: counted in Hub.catchUp
 
-	forms [Forms]form
+	forms    [Forms]form
+	filtered filterMemo // what Filter kept, by filter
+	head     []byte     // the file's first bytes, when the lines start within them (see at)
 }
 
-// Forms is how many forms a batch can hold (see Batch.Form).
-const Forms = 4
+// Forms is how many forms a batch can hold (see Batch.Form): the server's
+// json lines, sizes and the deflated frames of each format.
+const Forms = 8
 
 type form struct {
 	once sync.Once

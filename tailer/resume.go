@@ -383,6 +383,7 @@ func (c *cursor) take(f *follower, s *Subscription, out lines) {
 	b.catchUp = true
 	b.Sizes = out.sizes
 	b.End = c.src.position(c.src.boundary)
+	c.src.keepHead(b, out.bytes)
 	f.sendTo(s, b)
 }
 
