@@ -12,6 +12,13 @@
 // Pausing closes the socket and keeps the position of the last line shown;
 // resuming, and reconnecting after a dropped connection, ask for from=pos, so
 // no line is lost or repeated.
+//
+// The filter box marks the matched text in the lines shown (a substring,
+// any case). In regex mode the expression also goes to the daemon as grep=:
+// the stream reconnects from the last position with it, so only matching
+// lines come (the last ones first when the page opens), and the page's URL
+// keeps ?grep= so that a link shows the same. Marks are made with DOM
+// ranges over the text, never by building markup from log text.
 (function () {
   'use strict';
 
@@ -20,8 +27,11 @@
   var $ = function (id) { return document.getElementById(id); };
   var ui = {
     status: $('status'), pause: $('pause'), filter: $('filter'), only: $('only'),
-    wrap: $('wrap'), cap: $('cap'), theme: $('theme'), bottom: $('bottom')
+    wrap: $('wrap'), cap: $('cap'), theme: $('theme'), bottom: $('bottom'),
+    regex: $('regex'), download: $('download')
   };
+  var params = new URLSearchParams(location.search);
+  var token = params.get('token'); // logtaild --token: carried on to the stream and the download
 
   var initialLines = parseInt(body.dataset.lines, 10);
   if (!(initialLines >= 0)) initialLines = 1000;
@@ -36,7 +46,8 @@
   var pending = [];       // lines (HTML strings) and events waiting for the next frame
   var frameQueued = false;
   var stick = true;       // keep the newest line in view
-  var needle = '';        // filter, lower case
+  var needle = null;      // the filter as a RegExp (global), or null
+  var grep = params.get('grep') || ''; // the daemon's filter (regex mode), '' for none
   var samples = [];       // [time ms, lines] for the rate
   var started = Date.now();
 
@@ -51,8 +62,8 @@
     var proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     var q = 'format=json&html=1&tail=1';
     q += pos ? '&from=' + encodeURIComponent(pos) : '&lines=' + initialLines;
+    if (grep) q += '&grep=' + encodeURIComponent(grep);
     // a page opened with ?token=T (logtaild --token) carries it on to its stream
-    var token = new URLSearchParams(location.search).get('token');
     if (token) q += '&token=' + encodeURIComponent(token);
     return proto + '//' + location.host + location.pathname + '?' + q;
   }
@@ -181,20 +192,116 @@
 
   // --- filter ---------------------------------------------------------------
 
+  // toRegExp is the daemon's RE2 expression as a JavaScript one, for marking:
+  // a leading (?i) becomes the i flag. What JavaScript cannot read is not
+  // marked (the daemon still filters).
+  function toRegExp(re) {
+    var flags = 'g';
+    var m = /^\(\?([a-zA-Z]+)\)/.exec(re);
+    if (m) {
+      if (m[1].indexOf('i') >= 0) flags += 'i';
+      if (m[1].indexOf('s') >= 0) flags += 's';
+      if (m[1].indexOf('m') >= 0) flags += 'm';
+      re = re.slice(m[0].length);
+    }
+    try {
+      return new RegExp(re, flags);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function escapeRegExp(s) {
+    return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+
+  // unmark puts the text of a line's marks back in place.
+  function unmark(el) {
+    var marks = el.getElementsByTagName('mark');
+    if (!marks.length) return;
+    while (marks.length) {
+      var mk = marks[0];
+      mk.parentNode.replaceChild(document.createTextNode(mk.textContent), mk);
+    }
+    el.normalize();
+  }
+
+  // mark wraps each match of needle in the line's text in <mark>, across
+  // the colour spans the text is split into, and says whether it matched.
   function mark(el) {
-    el.classList.toggle('hit', el.textContent.toLowerCase().indexOf(needle) >= 0);
+    unmark(el);
+    if (!needle) {
+      el.classList.remove('hit');
+      return;
+    }
+    var text = el.textContent;
+    var ranges = [];
+    needle.lastIndex = 0;
+    var m;
+    while ((m = needle.exec(text)) !== null && ranges.length < 100) {
+      if (m[0].length === 0) {
+        needle.lastIndex++;
+        continue;
+      }
+      ranges.push([m.index, m.index + m[0].length]);
+    }
+    el.classList.toggle('hit', ranges.length > 0);
+    if (!ranges.length) return;
+    // the text nodes and where each starts in text
+    var nodes = [], starts = [], at = 0;
+    var walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (var n = walk.nextNode(); n; n = walk.nextNode()) {
+      nodes.push(n);
+      starts.push(at);
+      at += n.data.length;
+    }
+    // from the last range backwards, so earlier offsets stay right
+    for (var r = ranges.length - 1; r >= 0; r--) {
+      for (var i = nodes.length - 1; i >= 0; i--) {
+        var s0 = Math.max(ranges[r][0], starts[i]);
+        var e0 = Math.min(ranges[r][1], starts[i] + nodes[i].data.length);
+        if (s0 >= e0) continue;
+        var node = nodes[i];
+        node.splitText(e0 - starts[i]); // the text after the match: a node of its own
+        var mid = node.splitText(s0 - starts[i]);
+        var mk = document.createElement('mark');
+        mid.parentNode.replaceChild(mk, mid);
+        mk.appendChild(mid);
+        // node keeps the text before the match, where earlier ranges lie
+      }
+    }
   }
 
   function refilter() {
-    needle = ui.filter ? ui.filter.value.toLowerCase() : '';
+    var text = ui.filter ? ui.filter.value : '';
+    var regexMode = !!(ui.regex && ui.regex.checked);
+    needle = !text ? null : regexMode ? toRegExp(text) : new RegExp(escapeRegExp(text), 'gi');
+    if (ui.filter) ui.filter.classList.toggle('bad', regexMode && !!text && !needle);
     var lines = log.children;
     for (var i = 0; i < lines.length; i++) {
       if (lines[i].classList.contains('event')) continue;
-      if (needle) mark(lines[i]);
-      else lines[i].classList.remove('hit');
+      mark(lines[i]);
     }
     log.classList.toggle('only', !!needle && !!(ui.only && ui.only.checked));
     if (stick) toBottom();
+    setGrep(regexMode ? text : '');
+  }
+
+  // setGrep changes the daemon's filter: the stream reconnects from the last
+  // position with it, and the page's URL keeps it.
+  function setGrep(g) {
+    if (g === grep) return;
+    grep = g;
+    var q = new URLSearchParams(location.search);
+    if (grep) q.set('grep', grep); else q.delete('grep');
+    var qs = q.toString();
+    history.replaceState(null, '', location.pathname + (qs ? '?' + qs : ''));
+    if (paused) return;
+    var sock = ws;
+    ws = null; // its messages are no longer ours: pos stays at the last line taken
+    if (sock) sock.close(1000, 'filter changed');
+    backoff = 0;
+    connect();
   }
 
   // --- controls -------------------------------------------------------------
@@ -249,8 +356,17 @@
     var filterTimer = 0;
     ui.filter.addEventListener('input', function () {
       clearTimeout(filterTimer);
-      filterTimer = setTimeout(refilter, 80);
+      // in regex mode each change reconnects: wait for the typing to stop
+      filterTimer = setTimeout(refilter, ui.regex && ui.regex.checked ? 500 : 80);
     });
+    if (grep) {
+      ui.filter.value = grep;
+      if (ui.regex) ui.regex.checked = true;
+    }
+  }
+  if (ui.regex) ui.regex.addEventListener('change', refilter);
+  if (ui.download) {
+    ui.download.href = location.pathname + '?download=1' + (token ? '&token=' + encodeURIComponent(token) : '');
   }
   if (ui.only) ui.only.addEventListener('change', refilter);
   if (ui.wrap) ui.wrap.addEventListener('change', function () { setWrap(ui.wrap.checked); });
@@ -315,5 +431,6 @@
   setInterval(showStatus, 1000);
 
   try { setTheme(localStorage.getItem('logtail-theme') || 'auto'); } catch (e) { setTheme('auto'); }
+  if (grep) needle = toRegExp(grep);
   connect();
 })();
