@@ -26,8 +26,8 @@ const (
 // be read from the handler meanwhile (Run calls it from its own goroutine).
 type Stream struct {
 	// URL is ws:// or wss:// and the file's path. Its query is kept (a
-	// token, say); the stream's own parameters (lines, tail, format, from)
-	// are set by Run.
+	// token, say); the stream's own parameters (lines, tail, format, from,
+	// grep, exclude) are set by Run.
 	URL *url.URL
 	// Lines is how many last lines to start with (when not resuming). With
 	// 0, an unfinished last line is not given either, as with tail -n 0.
@@ -41,10 +41,19 @@ type Stream struct {
 	// From resumes right after this position (a message's pos) instead of
 	// starting with the last lines. Run updates it as messages arrive.
 	From string
+	// Grep and Exclude, when set, have the daemon send only the lines that
+	// match Grep and not Exclude (grep=, exclude=: RE2, matched against a
+	// line's text without its ANSI escape sequences), the last Lines too;
+	// every reconnection asks again with them. A bad expression is a
+	// refusal (*wsconn.HandshakeError, 400, with the parser's message).
+	Grep, Exclude string
 
 	Header     http.Header // sent with each handshake (Authorization, say)
 	TLSConfig  *tls.Config // for wss://; nil: the system's roots
 	MaxMessage int64       // the largest message accepted; 0: wsconn.DefaultMaxMessage
+	// NoCompress does not offer permessage-deflate, which is offered
+	// otherwise: the daemon then compresses what it sends (a batch at a time).
+	NoCompress bool
 
 	// Notes, each optional, called from Run's goroutine.
 	OnRetry     func(err error, wait time.Duration) // a failure, tried again after wait
@@ -141,7 +150,7 @@ func (e *handlerError) Error() string { return e.err.Error() }
 func (s *Stream) dial(ctx context.Context) (*wsconn.Client, error) {
 	u := *s.URL
 	q := u.Query()
-	wire.Query{Lines: s.Lines, Tail: s.Follow, Format: wire.FormatJSON}.Set(q)
+	wire.Query{Lines: s.Lines, Tail: s.Follow, Format: wire.FormatJSON, Grep: s.Grep, Exclude: s.Exclude}.Set(q)
 	if pos := s.Pos(); pos != "" { // opaque: sent back as the daemon gave it
 		q.Del("lines")
 		q.Set("from", pos)
@@ -149,7 +158,8 @@ func (s *Stream) dial(ctx context.Context) (*wsconn.Client, error) {
 	u.RawQuery = q.Encode()
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	return wsconn.Dial(ctx, u.String(), wsconn.DialOptions{Header: s.Header, TLSConfig: s.TLSConfig, MaxMessage: s.MaxMessage})
+	return wsconn.Dial(ctx, u.String(), wsconn.DialOptions{Header: s.Header, TLSConfig: s.TLSConfig, MaxMessage: s.MaxMessage,
+		Deflate: !s.NoCompress})
 }
 
 // read handles the stream's messages until it ends. It returns nil at the

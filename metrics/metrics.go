@@ -22,6 +22,8 @@ type Metrics struct {
 	lines      prometheus.Counter
 	bytes      prometheus.Counter
 	frames     prometheus.Counter
+	zframes    prometheus.Counter
+	zbytes     prometheus.Counter
 	refused    *prometheus.CounterVec
 	heartbeats prometheus.Counter
 	slow       prometheus.Counter
@@ -45,6 +47,8 @@ func New(src Sources) *Metrics {
 		lines:      f("lines_sent_total", "Lines sent to clients, counted once per client."),
 		bytes:      f("bytes_sent_total", "Payload bytes of the data frames sent to clients."),
 		frames:     f("frames_sent_total", "Data frames sent to clients."),
+		zframes:    f("frames_sent_compressed_total", "Data frames sent compressed (permessage-deflate), counted once per client; also in frames_sent_total."),
+		zbytes:     f("bytes_sent_compressed_total", "Payload bytes of the frames sent compressed, as sent (compressed); also in bytes_sent_total."),
 		heartbeats: f("heartbeat_timeouts_total", "Streams dropped because no pong came within --heartbeat-timeout."),
 		slow:       f("slow_client_closes_total", "Streams closed with 1013 because the client fell too far behind."),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -83,6 +87,13 @@ func (m *Metrics) Sent(lines, bytes, frames int) {
 	m.lines.Add(float64(lines))
 	m.bytes.Add(float64(bytes))
 	m.frames.Add(float64(frames))
+}
+
+// SentCompressed counts frames sent compressed and their payload bytes (as
+// sent), besides Sent.
+func (m *Metrics) SentCompressed(frames, bytes int) {
+	m.zframes.Add(float64(frames))
+	m.zbytes.Add(float64(bytes))
 }
 
 // Refused counts a stream handshake answered with status.

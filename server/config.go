@@ -38,6 +38,9 @@ type Config struct {
 	// AllowHosts are the names (besides addresses, localhost and the
 	// listen address's name) that requests may carry in Host; "*" is any.
 	AllowHosts []string
+	// MaxScanBytes bounds how far back from the end the last lines that
+	// match grep=/exclude= are searched (0: 64 MiB).
+	MaxScanBytes int64
 	// IndexMaxEntries bounds the entries one walk of the roots for the index
 	// visits (0: the web package's default).
 	IndexMaxEntries int

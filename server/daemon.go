@@ -48,6 +48,8 @@ type Daemon struct {
 	idle     *idleConns // keep-alive connections waiting for a request
 	short    *rateLog   // warnings about running out of descriptors
 	refusals *rateLog   // refused requests
+
+	filters filterCache // grep=, exclude=: each pair compiled once
 }
 
 // New checks the configuration and opens the roots. An --allow-origin
@@ -82,6 +84,9 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 5 * time.Second
+	}
+	if cfg.MaxScanBytes <= 0 {
+		cfg.MaxScanBytes = defaultMaxScanBytes
 	}
 	hosts, err := newHostPolicy(cfg.AllowHosts, cfg.Addr)
 	if err != nil {

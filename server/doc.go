@@ -15,7 +15,10 @@
 // answered), auth.go (tokens), limits.go (descriptors, idle connections),
 // lastlines.go (the last lines, then close), stream.go (a followed stream's
 // state machine, one writer per connection), sender.go (batches into
-// frames, through package wire), stats.go, tlsreload.go, debug.go.
+// frames, through package wire), filter.go (grep= and exclude=: compiled
+// once, applied once per batch, the last matching lines), deflate.go (a
+// batch's frames compressed once for all the clients that negotiated
+// permessage-deflate), stats.go, tlsreload.go, debug.go.
 //
 // The protocol (query, messages, positions) is package wire's; files are
 // followed by package tailer, which knows no HTML: the server gives it

@@ -18,6 +18,11 @@ import (
 // frame at a time: what a request holds is bounded by a frame and a line,
 // not by lines × --max-line-bytes.
 func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q wire.Query) {
+	flt, err := d.filters.get(q.Grep, q.Exclude)
+	if err != nil {
+		d.refuseStream(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
 	f, fi, _, err := d.box.Open(name)
 	if err != nil {
 		d.refuseErr(w, r, err)
@@ -28,7 +33,7 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q wir
 	// json tells of an unfinished last line, so that the CLI prints exactly
 	// what tail prints: it counts as one of the N lines, as in tail.
 	withPartial := q.Format == "json" && n > 0 && size > 0 && !endsLine(f, size)
-	if withPartial {
+	if withPartial && flt == nil { // with a filter, only if it passes (lastMatching)
 		n--
 	}
 	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
@@ -39,15 +44,26 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q wir
 	defer context.AfterFunc(d.kill, c.Abort)()
 	st := d.opened(r, name, q)
 	s := newSender(c, q, st)
+	s.filter(flt, nil, nil)
 	defer s.release()
 	colours := new(render.Stream) // carried from one chunk to the next
 	var sendErr error             // the client's connection failed, not the file
 	send := func(b *tailer.Batch) error {
-		if err := s.add(b); err != nil {
+		if err := s.put(b); err != nil {
 			sendErr = err
 			return err
 		}
 		return nil
+	}
+	if flt != nil && n > 0 {
+		// the scan reads at most --max-scan-bytes from the end
+		if err = d.lastMatching(f, size, n, withPartial, s, send, colours, q.WantHTML()); err == nil {
+			if err = s.flush(); err != nil {
+				sendErr = err
+			}
+		}
+		d.lastDone(c, st, name, err, sendErr)
+		return
 	}
 	// The scan reads at most (lines+1) × --max-line-bytes from the end,
 	// whatever the file holds.
@@ -78,6 +94,13 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q wir
 			}
 		}
 	}
+	d.lastDone(c, st, name, err, sendErr)
+}
+
+// lastDone closes a stream of last lines: 1000, or 1011 when the file
+// could not be read (err), or at once when the client's connection failed
+// (sendErr).
+func (d *Daemon) lastDone(c *wsconn.Conn, st *streamStats, name string, err, sendErr error) {
 	d.reportSent(st)
 	switch {
 	case sendErr != nil:

@@ -11,7 +11,9 @@ import (
 )
 
 func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
-	if !isWebSocket(r) { // a browser: the viewer page, after the same checks as a stream
+	// a WebSocket, the viewer page, or a plain-HTTP form (httpstream.go)
+	form := formOf(w.Header(), r)
+	if form == formPage { // a browser: the viewer page, after the same checks as a stream
 		name, err := d.box.Name(r.URL.EscapedPath())
 		if err != nil {
 			d.refuseErr(w, r, err)
@@ -24,7 +26,7 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 		d.page(w, r, func(w http.ResponseWriter) { d.web.Viewer(w, r, name) })
 		return
 	}
-	if r.Method != http.MethodGet {
+	if !form.allows(r.Method) {
 		d.refuseStream(w, r, http.StatusMethodNotAllowed, "streams are opened with GET")
 		return
 	}
@@ -62,6 +64,11 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 	done := func() { // when the stream has ended, wherever it ran
 		d.streams.Add(-1)
 		d.wg.Done()
+	}
+	if form != formWebSocket { // SSE, text, ndjson, download: on this goroutine
+		defer done()
+		d.serveHTTPForm(w, r, name, q, form)
+		return
 	}
 	if q.Tail {
 		d.follow(w, r, name, q, done)

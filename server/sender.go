@@ -21,6 +21,9 @@ type sender struct {
 	msg    []byte  // a frame in the making, after wsconn.HeaderRoom bytes
 	buf    *[]byte // where msg came from (wsconn.GetBuffer), nil when none is held
 	st     *streamStats
+	// deflate: the client negotiated permessage-deflate; batches of lines
+	// go as their own shared, compressed frames (addDeflated, deflate.go)
+	deflate bool
 
 	// json only
 	open    bool          // msg holds an unterminated lines array
@@ -28,10 +31,12 @@ type sender struct {
 	sizes   []byte        // the lines' sizes in their file, for the message
 	pos     wire.Position // where the lines in msg end
 	partial []byte        // an unfinished last line, sent only when not following
+
+	flt *filterState // grep=, exclude= (filter.go); nil: every line
 }
 
 func newSender(c *wsconn.Conn, q wire.Query, st *streamStats) *sender {
-	return &sender{c: c, format: q.Format, html: q.HTML, st: st}
+	return &sender{c: c, format: q.Format, html: q.HTML, st: st, deflate: c.Deflate()}
 }
 
 // release gives the frame buffer back to the pool between bursts: an idle
@@ -53,6 +58,9 @@ func (s *sender) add(b *tailer.Batch) error {
 		s.msg = *s.buf
 	}
 	s.st.lines += b.Lines
+	if s.deflate && b.Lines > 0 {
+		return s.addDeflated(b)
+	}
 	switch s.format {
 	case "json":
 		return s.addJSON(b)
@@ -107,7 +115,7 @@ func (s *sender) addJSON(b *tailer.Batch) error {
 	} else {
 		s.msg = append(s.msg, b.Form(formLines, jsonLines)...)
 	}
-	s.sizes = append(s.sizes, b.Form(formSizes, jsonSizes)...)
+	s.sizes = s.appendSizes(b)
 	s.pos = b.End
 	if s.len() >= frameTarget {
 		return s.flush()
@@ -187,6 +195,9 @@ func jsonSizes(b *tailer.Batch) []byte {
 }
 
 func (s *sender) write() error {
+	if s.deflate {
+		return s.writeDeflated()
+	}
 	s.st.bytes += s.len()
 	s.st.frames++
 	err := s.c.WriteText(s.msg)

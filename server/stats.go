@@ -19,9 +19,12 @@ type streamStats struct {
 	lines  int
 	bytes  int
 	frames int
+	// of those, sent compressed (permessage-deflate): frames, payload bytes
+	zframes, zbytes int
 
 	// what reportSent has already counted in the metrics
 	reportedLines, reportedBytes, reportedFrames int
+	reportedZFrames, reportedZBytes              int
 }
 
 // reportSent adds what the stream sent since the last report to the metrics:
@@ -29,6 +32,10 @@ type streamStats struct {
 func (d *Daemon) reportSent(st *streamStats) {
 	d.metrics.Sent(st.lines-st.reportedLines, st.bytes-st.reportedBytes, st.frames-st.reportedFrames)
 	st.reportedLines, st.reportedBytes, st.reportedFrames = st.lines, st.bytes, st.frames
+	if st.zframes != st.reportedZFrames {
+		d.metrics.SentCompressed(st.zframes-st.reportedZFrames, st.zbytes-st.reportedZBytes)
+		st.reportedZFrames, st.reportedZBytes = st.zframes, st.zbytes
+	}
 }
 
 func (d *Daemon) opened(r *http.Request, name string, q wire.Query) *streamStats {

@@ -24,7 +24,20 @@ const frameTarget = 32 << 10
 func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q wire.Query, done func()) {
 	st := &stream{d: d, done: done}
 	st.state.Store(running) // set-up owns it; kicks until then ask for a pass
-	sub, err := d.hub.Subscribe(name, tailer.Options{Lines: q.Lines, HTML: q.WantHTML(), From: q.From, Notify: st.kick})
+	flt, err := d.filters.get(q.Grep, q.Exclude)
+	if err != nil {
+		d.refuseStream(w, r, http.StatusBadRequest, err.Error())
+		done()
+		return
+	}
+	opt := tailer.Options{Lines: q.Lines, HTML: q.WantHTML(), From: q.From, Notify: st.kick}
+	lead, err := d.filteredStart(name, q, flt, &opt) // the last matching lines: a resume
+	if err != nil {
+		d.refuseErr(w, r, err)
+		done()
+		return
+	}
+	sub, err := d.hub.Subscribe(name, opt)
 	if err != nil {
 		d.refuseErr(w, r, err)
 		done()
@@ -40,6 +53,10 @@ func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q w
 		return
 	}
 	st.s, st.sub, st.hb = newSender(c, q, d.opened(r, name, q)), sub, hb
+	st.s.filter(flt, q.From, st.kick)
+	if lead != nil {
+		st.s.put(lead) // a failed write fails the first pass too
+	}
 	st.stopQuit = context.AfterFunc(d.quit, st.kick)
 	st.stopKill = context.AfterFunc(d.kill, c.Abort)
 	// The handler returns: net/http's connection goroutine, its stack and the
@@ -185,13 +202,16 @@ func (st *stream) pass() (passed, error) {
 			code, reason, err := closeFor(sub.Err())
 			return closing(code, reason), err
 		}
-		err := s.add(b) // writes each frame as it fills
+		err := s.put(b) // writes each frame as it fills
 		sub.Release(b)
 		if err != nil {
 			return passed{}, err
 		}
 	}
 	more := s.st.bytes-sent >= passBytes
+	if err := s.sayRead(false); err != nil {
+		return passed{}, err
+	}
 	err := s.flush()
 	st.d.reportSent(s.st)
 	if err != nil {
@@ -214,11 +234,14 @@ func (st *stream) drain() error {
 		if !waiting || !ok {
 			break
 		}
-		err := s.add(b)
+		err := s.put(b)
 		sub.Release(b)
 		if err != nil {
 			return err
 		}
+	}
+	if err := s.sayRead(true); err != nil { // how far it has read: a resume starts there
+		return err
 	}
 	err := s.flush()
 	st.d.reportSent(s.st)
@@ -242,6 +265,7 @@ func (st *stream) finish(code wsconn.CloseCode, reason string, err error) {
 	st.stopQuit()
 	st.stopKill()
 	st.hb.Stop()
+	s.stopFilter()
 	s.release()
 	d.reportSent(s.st)
 	switch {

@@ -18,13 +18,40 @@
 //	html=1      with format=json: the lines in their HTML form
 //	from=POS    with tail=1: resume right after POS, a position a json message gave;
 //	            lines is then ignored
-//	grep=RE     only the lines that match RE (RE2, Go's regexp; (?i) for case)
+//	grep=RE     only the lines that match RE (RE2, Go's regexp; (?i) for case), the
+//	            last lines too (see Filters)
 //	exclude=RE  not the lines that match RE; with grep, both apply. Events always pass.
 //	            A bad expression is refused with 400 and the parser's message.
 //	download=1  over plain HTTP: the whole file as an attachment
 //
 // Unknown parameters are ignored; a known one given twice, or a value that
 // cannot be read, is refused with 400 and a one-line reason.
+//
+// # Filters
+//
+// With grep= or exclude=, a line passes when it matches grep (if given) and
+// does not match exclude (if given). Both are matched against the line's
+// text as a stream shows it (valid UTF-8, a cut line with its mark), without
+// its ANSI escape sequences (colours, hyperlinks: what a terminal does not
+// show) and without the '\r' of a CRLF line: "\x1b[31mERROR\x1b[0m disk
+// full\r" matches grep=^ERROR and grep=full$. The lines sent are as without a
+// filter (colours kept as text, or rendered in html). Events always pass.
+//
+// lines=N is then the last N lines that pass, searched back from the end of
+// the file at most the daemon's --max-scan-bytes (64 MiB by default). When
+// the search stops there having found fewer, a json stream says so first
+// with a scan-limit event, then sends the lines it found; a text or html
+// stream cannot say it and only sends them.
+//
+// In json, positions are kept as without a filter: a message's pos is right
+// after its last line, and a line's size counts the bytes of the lines left
+// out before it, back to the position given before it, so that
+// [Message.LineEnds] holds. Lines read after the last one sent are not in
+// that message's pos: while lines are read and none passes, a message with
+// no lines and the position reached ({"lines":[],"pos":"POS"}) comes at most
+// about once a second. from=POS with the same grep and exclude resumes with
+// nothing lost or repeated; the lines left out between POS and the next
+// line that passes are read again, and left out again.
 //
 // # Frames
 //
@@ -61,9 +88,15 @@
 //	{"event":"gap","reason":"…","file":"…","bytes":N,"pos":"…"}
 //	    lines could not be delivered: a loss is always said. bytes is how
 //	    many are known lost, when known; file the file concerned.
+//	{"event":"scan-limit","reason":"…","bytes":N,"pos":"…"}
+//	    with a filter and lines=N, first: the search for the last N lines
+//	    that pass stopped at the daemon's --max-scan-bytes (bytes: how far
+//	    back from the end it searched) before it found N; older lines were
+//	    not searched. The lines it found follow from pos (absent when no
+//	    line boundary lay within that many bytes).
 //
-// Events are [EventRotated], [EventTruncated] and [EventGap]; a client
-// ignores fields and events it does not know.
+// Events are [EventRotated], [EventTruncated], [EventGap] and
+// [EventScanLimit]; a client ignores fields and events it does not know.
 //
 // # Positions
 //
@@ -90,6 +123,37 @@
 // 1013 the client fell too far behind (reconnect with from= to resume).
 // The daemon pings every --heartbeat-interval and drops a connection whose
 // pong is later than --heartbeat-timeout; clients answer pings.
+//
+// # Over plain HTTP
+//
+// The same URL over http[s]:// without a WebSocket handshake, the same
+// query, checks and statuses (the daemon's README, "Over plain HTTP"):
+//
+//	Accept: text/event-stream   Server-Sent Events: each json message is one
+//	                            event, "data: {…}" (one line), "id: POS" its pos
+//	                            when it has one, and for a file event
+//	                            "event: KIND" (rotated, truncated, gap); lines
+//	                            are "message" events. format= changes nothing,
+//	                            html=1 applies. Last-Event-ID: POS (EventSource
+//	                            sends it when it reconnects) resumes as from=POS
+//	                            and wins over it; without tail=1 it is answered
+//	                            204, which stops an EventSource. Comments
+//	                            (": keep-alive") come every heartbeat interval
+//	                            while idle.
+//	format=text                 the lines, chunked text/plain; charset=utf-8
+//	                            (no events); without tail=1 an unfinished last
+//	                            line ends the body without '\n', as in tail
+//	format=json                 the json messages, one a line (application/x-ndjson)
+//	download=1                  the whole file as an attachment (Range, HEAD,
+//	                            If-Modified-Since, If-None-Match)
+//
+// Without format=, an Accept that names text/plain (application/x-ndjson)
+// above text/html asks for the text (ndjson); other requests get the
+// viewer page. A stream ends where a WebSocket is closed: after the last
+// lines without tail=1 (1000), when the daemon stops (1001) or the client
+// fell behind (1013: resume from the last pos); the response then ends
+// cleanly. A file that cannot be read (1011) ends it without its last
+// chunk.
 //
 // # Encoding
 //

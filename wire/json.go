@@ -10,6 +10,10 @@ const (
 	EventRotated   = "rotated"   // a new file under the name, or a rotated generation, read from its start
 	EventTruncated = "truncated" // the file was cut; reading goes on from its start
 	EventGap       = "gap"       // lines could not be delivered
+	// EventScanLimit: with grep= or exclude=, the search for the last
+	// matching lines stopped at the daemon's --max-scan-bytes before it
+	// found as many as asked; older lines were not searched.
+	EventScanLimit = "scan-limit"
 )
 
 // The encoder's parts. A json message of lines is built in place, batch by

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -31,6 +33,10 @@ Flags (before or after the URLs):
                        lost or repeated, even across a daemon restart
   -o, --output FORMAT  text (default): the lines as the file holds them;
                        json: one {"source","line","pos"} object per line
+      --include RE     only the lines that match RE (RE2, Go's syntax; (?i)
+                       for case), matched by the daemon against each line's
+                       text without its colour codes; -n counts them
+      --exclude RE     not the lines that match RE (with --include: both)
       --color WHEN     colour the source prefixes: auto (on a terminal,
                        unless NO_COLOR is set), always or never
       --no-prefix      do not prefix lines with their source (several URLs)
@@ -41,6 +47,8 @@ Flags (before or after the URLs):
                        1009 (default 16777216: 16 MiB)
       --token T        send "Authorization: Bearer T" (env LOGTAIL_TOKEN)
       --insecure       accept any TLS certificate (self-signed ones)
+      --no-compress    do not ask the daemon to compress what it sends
+                       (permessage-deflate; env LOGTAIL_NO_COMPRESS=1)
   -h, --help           show this help
 
 Ctrl-C ends logtail at once with exit status 0, closing the streams cleanly.
@@ -53,6 +61,7 @@ Examples:
   logtail -f ws://web-1:8080/var/log/app.log ws://web-2:8080/var/log/app.log
   LOGTAIL_TOKEN=s3cret logtail --insecure -F wss://db-1:8443/var/log/db.log
   logtail -o json -n 1000 ws://web-1:8080/var/log/app.log | jq -r .line
+  logtail -n 20 -F --include 'ERROR|WARN' --exclude healthz ws://web-1:8080/var/log/app.log
 `
 
 // config is everything the streams and the printer need.
@@ -62,11 +71,14 @@ type config struct {
 	retry  bool // -F: reconnect forever
 	json   bool
 	color  bool
-	prefix bool
-	strip  bool
+	// include and exclude are the daemon's grep= and exclude=
+	include, exclude string
+	prefix           bool
+	strip            bool
 	// maxMessage bounds one message from the daemon: above the daemon's
 	// largest, far below what would exhaust memory
 	maxMessage int64
+	noCompress bool // do not offer permessage-deflate
 	header     http.Header
 	tls        *tls.Config
 	targets    []*target
@@ -119,12 +131,15 @@ func parseArgs(args []string, getenv func(string) string, stdout io.Writer) (*co
 	fs.BoolVar(&cfg.retry, "F", false, "")
 	fs.StringVar(&output, "o", "text", "")
 	fs.StringVar(&output, "output", "text", "")
+	fs.StringVar(&cfg.include, "include", "", "")
+	fs.StringVar(&cfg.exclude, "exclude", "", "")
 	fs.StringVar(&color, "color", "auto", "")
 	fs.BoolVar(&noPrefix, "no-prefix", false, "")
 	fs.BoolVar(&cfg.strip, "strip-ansi", false, "")
 	fs.Int64Var(&cfg.maxMessage, "max-message-bytes", wsconn.DefaultMaxMessage, "")
 	fs.StringVar(&token, "token", "", "")
 	fs.BoolVar(&insecure, "insecure", false, "")
+	fs.BoolVar(&cfg.noCompress, "no-compress", false, "")
 
 	var urls []string
 	for rest := args; ; {
@@ -151,6 +166,13 @@ func parseArgs(args []string, getenv func(string) string, stdout io.Writer) (*co
 	}
 	if cfg.lines < 0 {
 		return nil, usageError{fmt.Errorf("-n %d: want a whole number, 0 or more", cfg.lines)}
+	}
+	// checked here as the daemon checks them (RE2 both): a bad one is a
+	// usage error before any connection
+	for _, re := range []struct{ flag, expr string }{{"--include", cfg.include}, {"--exclude", cfg.exclude}} {
+		if _, err := regexp.Compile(re.expr); err != nil {
+			return nil, usageError{fmt.Errorf("%s: %v", re.flag, err)}
+		}
 	}
 	switch output {
 	case "text":
@@ -194,6 +216,13 @@ func parseArgs(args []string, getenv func(string) string, stdout io.Writer) (*co
 	}
 	if insecure {
 		cfg.tls = &tls.Config{InsecureSkipVerify: true}
+	}
+	if v := getenv("LOGTAIL_NO_COMPRESS"); v != "" && !cfg.noCompress {
+		off, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("LOGTAIL_NO_COMPRESS=%q: want 1 or 0", v)}
+		}
+		cfg.noCompress = off
 	}
 	return cfg, nil
 }

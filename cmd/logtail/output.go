@@ -189,6 +189,8 @@ func (p *printer) event(t *target, m *wire.Message) error {
 		p.notef(t, "file truncated")
 	case "gap":
 		p.notef(t, "%s", gapWarning(m))
+	case wire.EventScanLimit:
+		p.notef(t, "the daemon stopped searching for matching lines: %s", printable(m.Reason))
 	default:
 		p.notef(t, "event %s", printable(m.Event))
 	}

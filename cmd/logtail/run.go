@@ -35,8 +35,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	streams := make([]*client.Stream, len(cfg.targets))
 	targets := map[*client.Stream]*target{}
 	for i, t := range cfg.targets {
-		s := &client.Stream{URL: t.url, Lines: cfg.lines, Follow: cfg.follow, Retry: cfg.retry,
-			Header: cfg.header, TLSConfig: cfg.tls, MaxMessage: cfg.maxMessage,
+		s := &client.Stream{URL: t.url, Lines: cfg.lines, Follow: cfg.follow, Retry: cfg.retry, Grep: cfg.include, Exclude: cfg.exclude,
+			Header: cfg.header, TLSConfig: cfg.tls, MaxMessage: cfg.maxMessage, NoCompress: cfg.noCompress,
 			OnRetry: func(err error, wait time.Duration) {
 				out.note(t, "%s; retrying in %s", describe(err), wait)
 			},

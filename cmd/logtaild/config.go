@@ -54,6 +54,7 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	fs.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", 10*time.Second, "close a stream whose pong is later than this")
 	fs.IntVar(&cfg.MaxLines, "max-lines", 10000, "the largest lines=`N` a client may ask for (larger N are capped)")
 	fs.IntVar(&cfg.MaxLineBytes, "max-line-bytes", 1<<20, "cut lines longer than `BYTES`, marking the cut")
+	fs.Int64Var(&cfg.MaxScanBytes, "max-scan-bytes", 64<<20, "with grep= or exclude=, search at most `BYTES` back from the end for the last matching lines (the stream says when it stopped there)")
 	fs.IntVar(&cfg.ClientQueueBytes, "client-queue-bytes", 8<<20, "how far (`BYTES`) a client may fall behind the others before it is closed with 1013 to resume")
 	fs.Var(&hosts, "allow-host", "answer requests for host `NAME` besides IP addresses and localhost, e.g. the name behind a proxy "+
 		"(repeatable; *.domain for its subdomains, * for any; LOGTAILD_ALLOW_HOST takes a comma-separated list)")
@@ -125,6 +126,8 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return cfg, usageError{errors.New("--catch-up-bytes must be at least 1048576")}
 	case cfg.MaxLineBytes < 1024:
 		return cfg, usageError{errors.New("--max-line-bytes must be at least 1024")}
+	case cfg.MaxScanBytes <= 0:
+		return cfg, usageError{errors.New("--max-scan-bytes must be positive")}
 	case cfg.LogFormat != "text" && cfg.LogFormat != "json":
 		return cfg, usageError{fmt.Errorf("--log-format %q: want text or json", cfg.LogFormat)}
 	case (cfg.TLSCert == "") != (cfg.TLSKey == ""):
