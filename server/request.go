@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/logtail/logtail/web"
 	"github.com/logtail/logtail/wire"
 )
 
@@ -21,6 +22,12 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 		}
 		if _, err := d.checkFile(name); err != nil {
 			d.refuseErr(w, r, err)
+			return
+		}
+		// the page's stream will ask with this query (its grep=, say): a
+		// bad one is said now, not by a page that cannot connect
+		if _, err := wire.ParseQuery(r.URL.RawQuery, d.cfg.MaxLines); err != nil {
+			d.page(w, r, func(w http.ResponseWriter) { web.Refuse(w, http.StatusBadRequest, err.Error()) })
 			return
 		}
 		d.page(w, r, func(w http.ResponseWriter) { d.web.Viewer(w, r, name) })

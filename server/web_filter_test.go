@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -58,6 +60,14 @@ func TestWebViewerFilter(t *testing.T) {
 		// and on again: the URL keeps the expression for a shared link
 		do(t, tab, chromedp.Click(chromedp.ID("regex")))
 		until(t, tab, "the URL with grep", `new URLSearchParams(location.search).get('grep') === '(?i)error'`)
+	})
+
+	t.Run("a bad expression in the page's URL", func(t *testing.T) {
+		p := td.write("bad.log", "x\n")
+		resp, body := get(t, td.page(p, "grep=%28"), "Accept", "text/html")
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "missing closing )") {
+			t.Errorf("%d %q, want 400 with the parser's message", resp.StatusCode, body)
+		}
 	})
 
 	t.Run("download link", func(t *testing.T) {
