@@ -10,6 +10,9 @@
 //	idle        N streams held open: memory per stream, liveness, fan-out time
 //	lastn       lines=1000 on a 1 GiB file against a 1 MiB file
 //	html        format=html against format=text on a log with ANSI colours
+//	filter      grep= on lines of which 1 in -every match, against no filter
+//	deflate     a real log with and without permessage-deflate: wire bytes, CPU
+//	http        chunked text/plain and SSE against WebSocket, one client
 //	plot        PNG plots from the JSON results (gonum.org/v1/plot)
 //
 // Every line written carries the run's token, a sequence number and its

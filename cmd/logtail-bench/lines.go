@@ -44,7 +44,19 @@ type lineMaker struct {
 	id        runID
 	size      int
 	ansiEvery int // every ansiEvery-th line is coloured; 0: none
+	// markEvery: lines with seq%markEvery == markEvery-1 carry markWord
+	// (what a filter keeps) at the start of their padding; 0: none.
+	markEvery int
+	// corpus: line seq's text after the header is corpus[seq%len(corpus)]
+	// (with its '\n') instead of padding; size is then a nominal size.
+	corpus [][]byte
 }
+
+// markWord is what marked lines carry and filter runs grep for.
+const markWord = "ERROR"
+
+// marked says whether line seq carries markWord (m.markEvery > 0).
+func marked(seq int64, every int) bool { return seq%int64(every) == int64(every)-1 }
 
 // appendLine appends line seq, stamped now.
 func (m lineMaker) appendLine(b []byte, seq int64, now int64) []byte {
@@ -54,7 +66,14 @@ func (m lineMaker) appendLine(b []byte, seq int64, now int64) []byte {
 	b = append(b, ' ')
 	b = appendPadded(b, uint64(now), timeLen)
 	b = append(b, ' ')
+	if len(m.corpus) > 0 {
+		return append(b, m.corpus[seq%int64(len(m.corpus))]...)
+	}
 	pad := m.size - headerLen - 1
+	if m.markEvery > 0 && marked(seq, m.markEvery) && pad >= len(markWord) {
+		b = append(b, markWord...)
+		pad -= len(markWord)
+	}
 	if m.ansiEvery > 0 && seq%int64(m.ansiEvery) == 0 && pad >= 16 {
 		b = append(b, "\x1b[31m"...)
 		for range pad - 9 {
@@ -107,6 +126,10 @@ type tally struct {
 	repeat  int64
 	reorder int64
 	lat     []int64 // write→receive in ns, when recording
+	// markEvery > 0: only marked lines are expected (a filter's); others
+	// that arrive count as unwanted and not as delivered.
+	markEvery int64
+	unwanted  int64
 
 	delivered atomic.Int64
 	lastNs    atomic.Int64
@@ -135,6 +158,10 @@ func (t *tally) add(msg []byte, nowNs int64) {
 		if !ok1 || !ok2 || seq >= t.expect {
 			continue
 		}
+		if t.markEvery > 0 && seq%t.markEvery != t.markEvery-1 {
+			t.unwanted++
+			continue
+		}
 		n++
 		w, bit := seq>>6, uint64(1)<<(seq&63)
 		if t.seen[w]&bit != 0 {
@@ -158,7 +185,18 @@ func (t *tally) add(msg []byte, nowNs int64) {
 	}
 }
 
-func (t *tally) lost() int64 { return t.expect - t.unique }
+func (t *tally) lost() int64 { return t.want() - t.unique }
+
+// want is how many lines the client should get: all, or the marked ones.
+func (t *tally) want() int64 {
+	if t.markEvery > 0 {
+		return wantMarked(t.expect, t.markEvery)
+	}
+	return t.expect
+}
+
+// wantMarked is how many of lines [0, n) are marked, one in every.
+func wantMarked(n, every int64) int64 { return n / every }
 
 // popcount is a check of unique against the bitset (tests).
 func (t *tally) popcount() int64 {
@@ -188,8 +226,10 @@ func writeLines(f *os.File, m lineMaker, from, to int64) error {
 	return nil
 }
 
-// writeProbe appends one probe line.
-func writeProbe(f *os.File, id runID) error {
-	_, err := f.Write(append(append([]byte{}, id.probe...), " probe\n"...))
+// writeProbe appends one probe line; extra (" ERROR", for a filter that
+// must let it through) goes before its newline.
+func writeProbe(f *os.File, id runID, extra ...byte) error {
+	b := append(append(append([]byte{}, id.probe...), " probe"...), extra...)
+	_, err := f.Write(append(b, '\n'))
 	return err
 }

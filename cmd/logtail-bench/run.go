@@ -25,6 +25,9 @@ commands:
   idle        -streams streams held open for -hold: memory, liveness, fan-out
   lastn       lines=1000 on a 1 GiB file against a 1 MiB file, -repeat times
   html        format=html against format=text, 10% of lines coloured
+  filter      logtaild: grep=-grep (1 line in -every matches) against no filter
+  deflate     logtaild: the -corpus lines with and without permessage-deflate
+  http        logtaild: chunked text/plain and SSE against WebSocket
   plot        PNG plots from the JSON results in -in, into -out
   serve-floor the floor target's server (started by the tool itself)
 
@@ -53,6 +56,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&e.frontailBin, "frontail", "bench/node_modules/.bin/frontail", "frontail binary")
 	fs.StringVar(&e.pinServer, "pin-server", "", "CPU list (taskset -c) for the server processes")
 	fs.StringVar(&e.pinClients, "pin-clients", "", "CPU list for this tool (the writer and the clients)")
+	fs.Func("logtaild-args", "extra logtaild flags, space-separated (e.g. \"--client-queue-bytes 33554432\")", func(v string) error {
+		e.logtaildArgs = strings.Fields(v)
+		return nil
+	})
 	fs.DurationVar(&e.heartbeat, "heartbeat", 30*time.Second, "logtaild's --heartbeat-interval")
 	targets := fs.String("target", "logtaild", "comma-separated targets: logtaild, websocketd, frontail, floor, noop, tail")
 	clients := fs.String("clients", "1", "comma-separated client counts")
@@ -67,6 +74,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	calibrate := fs.Bool("calibrate", true, "throughput: also run the noop ceiling and flag results within 20% of it")
 	timeout := fs.Duration("timeout", 10*time.Minute, "stop everything after this long")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
+	grep := fs.String("grep", markWord, "filter: grep= expression (lines are marked with "+markWord+")")
+	every := fs.Int("every", 10, "filter: one line in every this many carries "+markWord)
+	corpusPath := fs.String("corpus", "testdata/corpus/debian-apt.log", "deflate: file whose lines (after each line's header) are written, in turn")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -95,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	tlist := strings.Split(*targets, ",")
-	if slices.Contains(tlist, targetLogtaild) || cmd == "html" {
+	if slices.Contains(tlist, targetLogtaild) || cmd == "html" || cmd == "filter" || cmd == "deflate" || cmd == "http" {
 		if err := e.buildLogtaild(ctx); err != nil {
 			return err
 		}
@@ -146,6 +156,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if len(results) == 2 && results[0].Total > 0 {
 			results[1].Note = fmt.Sprintf("html/text = %.2f", results[1].Total/results[0].Total)
 		}
+	case "filter", "deflate", "http":
+		base := spec(targetLogtaild, 1)
+		var specs []sessionSpec
+		switch cmd {
+		case "filter":
+			if *every < 1 {
+				return fmt.Errorf("-every %d: want at least 1", *every)
+			}
+			specs = filterSpecs(base, counts, *grep, *every)
+		case "deflate":
+			corpus, err := readCorpus(*corpusPath)
+			if err != nil {
+				return err
+			}
+			specs = deflateSpecs(base, counts, corpus)
+		case "http":
+			specs = httpSpecs(base, counts)
+		}
+		rs, err := e.repeatInterleaved(ctx, specs, *repeat)
+		if err != nil {
+			return fmt.Errorf("%s: %w", cmd, err)
+		}
+		noteRatios(cmd, rs)
+		results = rs
 	case "latency":
 		for _, c := range counts {
 			for _, t := range tlist {
@@ -191,7 +225,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
-	printResults(stdout, cmd, results)
+	if cmd == "filter" || cmd == "deflate" || cmd == "http" {
+		printFigures15(stdout, results)
+	} else {
+		printResults(stdout, cmd, results)
+	}
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(results, "", "  ")
 		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {

@@ -60,7 +60,39 @@ type Result struct {
 	MsMin     float64 `json:"ms_min,omitempty"`
 	MsMax     float64 `json:"ms_max,omitempty"`
 
+	// filter, deflate and http (logtaild): what the run asked for
+	Grep    string `json:"grep,omitempty"`
+	Proto   string `json:"proto,omitempty"`
+	Deflate bool   `json:"deflate,omitempty"`
+	// lines each client should get (the matching ones with a filter)
+	Want int64 `json:"want_per_client,omitempty"`
+	// lines read from the file (= written) per second: written lines over
+	// the time from the first write to the last line's arrival
+	ReadRate     float64 `json:"read_lines_per_s,omitempty"`
+	ReadMin      float64 `json:"read_min,omitempty"`
+	ReadMax      float64 `json:"read_max,omitempty"`
+	CPUPerReadUs float64 `json:"server_cpu_us_per_line_read,omitempty"`
+	CPUMin       float64 `json:"server_cpu_us_per_line_min,omitempty"`
+	CPUMax       float64 `json:"server_cpu_us_per_line_max,omitempty"`
+	// bytes from the sockets (after the handshake) per line delivered, and
+	// bytes written to the file per line
+	WireBytesPerLine float64 `json:"wire_bytes_per_line,omitempty"`
+	FileBytesPerLine float64 `json:"file_bytes_per_line,omitempty"`
+	Unwanted         int64   `json:"unwanted,omitempty"` // lines a filter should have kept out
+
 	Note string `json:"note,omitempty"`
+}
+
+// wireCounter is a client that counts the bytes it read from its socket.
+type wireCounter interface{ wireBytes() int64 }
+
+func (s *session) wireBytes() (sum int64) {
+	for _, f := range s.fol {
+		if w, ok := f.c.(wireCounter); ok {
+			sum += w.wireBytes()
+		}
+	}
+	return sum
 }
 
 // throughputOnce: a writer appends sp.expect lines as fast as it can; the
@@ -72,7 +104,22 @@ func (e *env) throughputOnce(ctx context.Context, sp sessionSpec) (Result, error
 		return r, err
 	}
 	defer s.close()
+	if sp.precise { // the filter, deflate and http commands
+		r.Grep, r.Proto, r.Deflate, r.Want = sp.grep, sp.proto, sp.deflate, sp.want()
+		if r.Proto == "" {
+			r.Proto = protoWS
+		}
+	}
 	pids := s.serverPids()
+	var size0 int64
+	if fi, err := s.file.Stat(); err == nil {
+		size0 = fi.Size()
+	}
+	wire0 := s.wireBytes()
+	ns0 := int64(0)
+	if sp.precise {
+		ns0 = cpuNanos(pids)
+	}
 	cpu0 := cpuTicks(pids)
 	start := time.Now()
 	werr := make(chan error, 1)
@@ -82,7 +129,7 @@ func (e *env) throughputOnce(ctx context.Context, sp sessionSpec) (Result, error
 	} else {
 		go func() { werr <- writeLines(s.file, s.maker, 0, sp.expect) }()
 	}
-	waitErr := s.waitDelivered(ctx, sp.expect, 3*time.Second)
+	waitErr := s.waitDelivered(ctx, sp.want(), 3*time.Second)
 	if err := <-werr; err != nil {
 		return r, err
 	}
@@ -90,6 +137,29 @@ func (e *env) throughputOnce(ctx context.Context, sp sessionSpec) (Result, error
 		return r, waitErr
 	}
 	cpu1 := cpuTicks(pids)
+	if sp.precise { // a client the server ended (1013: too slow) is a finding
+		ended, first := 0, error(nil)
+		for _, f := range s.fol {
+			if f.ended.Load() {
+				ended++
+				if first == nil {
+					first = f.err
+				}
+			}
+		}
+		if ended > 0 {
+			r.Note = fmt.Sprintf("%d clients ended early, first: %v", ended, first)
+		}
+	}
+	ns1 := int64(0)
+	if sp.precise {
+		ns1 = cpuNanos(pids)
+	}
+	wire1 := s.wireBytes()
+	var size1 int64
+	if fi, err := s.file.Stat(); err == nil {
+		size1 = fi.Size()
+	}
 	mem := memoryOf(pids)
 	s.stopClients()
 
@@ -109,6 +179,7 @@ func (e *env) throughputOnce(ctx context.Context, sp sessionSpec) (Result, error
 		r.Lost += f.t.lost()
 		r.Repeated += f.t.repeat
 		r.OutOfOrder += f.t.reorder
+		r.Unwanted += f.t.unwanted
 	}
 	r.PerClient = median(rates)
 	if lastNs > startNs {
@@ -118,6 +189,23 @@ func (e *env) throughputOnce(ctx context.Context, sp sessionSpec) (Result, error
 	if len(pids) > 0 && sum > 0 {
 		r.CPUPerLineUs = float64(cpu1-cpu0) * (1e6 / clockTick) / float64(sum)
 		r.PeakRSSKiB = mem.HWM
+	}
+	if r.Want > 0 { // the new commands' figures
+		if lastNs > startNs {
+			r.ReadRate = float64(sp.expect) / (float64(lastNs-startNs) / 1e9)
+		}
+		if sp.precise && len(pids) > 0 {
+			if sum > 0 {
+				r.CPUPerLineUs = float64(ns1-ns0) / 1e3 / float64(sum)
+			}
+			r.CPUPerReadUs = float64(ns1-ns0) / 1e3 / float64(sp.expect)
+		}
+		if sum > 0 {
+			r.WireBytesPerLine = float64(wire1-wire0) / float64(sum)
+		}
+		r.FileBytesPerLine = float64(size1-size0) / float64(sp.expect)
+		r.ReadMin, r.ReadMax = r.ReadRate, r.ReadRate
+		r.CPUMin, r.CPUMax = r.CPUPerLineUs, r.CPUPerLineUs
 	}
 	return r, nil
 }

@@ -51,6 +51,22 @@ type sessionSpec struct {
 	latency   bool   // record each line's latency
 	bufSize   int    // client read buffer
 	dialers   int    // dials in parallel
+
+	// logtaild only (filter, deflate and http commands)
+	grep      string   // grep= (the marked lines match it)
+	markEvery int      // one line in markEvery carries markWord; with grep, only those are expected
+	deflate   bool     // the clients offer permessage-deflate
+	proto     string   // protoWS (""), protoText or protoSSE
+	corpus    [][]byte // the lines' text after their header (lineMaker.corpus)
+	precise   bool     // server CPU from schedstat (ns) rather than ticks
+}
+
+// want is how many lines each client of sp should get.
+func (sp sessionSpec) want() int64 {
+	if sp.grep != "" && sp.markEvery > 0 {
+		return wantMarked(sp.expect, int64(sp.markEvery))
+	}
+	return sp.expect
 }
 
 // session is a started target, its file and its clients. close ends them all.
@@ -73,7 +89,8 @@ type session struct {
 // fails only when no client connects.
 func (e *env) open(ctx context.Context, sp sessionSpec) (*session, error) {
 	id := newRunID()
-	s := &session{spec: sp, id: id, maker: lineMaker{id: id, size: sp.lineSize, ansiEvery: sp.ansiEvery}}
+	s := &session{spec: sp, id: id, maker: lineMaker{id: id, size: sp.lineSize, ansiEvery: sp.ansiEvery,
+		markEvery: sp.markEvery, corpus: sp.corpus}}
 	name := filepath.Join(e.dir, fmt.Sprintf("%s-%s.log", sp.target, id.probe))
 	f, err := os.OpenFile(name, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -101,7 +118,7 @@ func (e *env) open(ctx context.Context, sp sessionSpec) (*session, error) {
 		s.base = memoryOf(srv.pids())
 	}
 
-	query := wire.Query{Lines: 0, Tail: true, Format: sp.format}.Encode()
+	query := wire.Query{Lines: 0, Tail: true, Format: sp.format, Grep: sp.grep}.Encode()
 	s.fol = make([]*follower, sp.clients)
 	sem := make(chan struct{}, max(1, sp.dialers))
 	var mu sync.Mutex
@@ -111,7 +128,7 @@ func (e *env) open(ctx context.Context, sp sessionSpec) (*session, error) {
 		sem <- struct{}{}
 		dials.Go(func() {
 			defer func() { <-sem }()
-			c, err := srv.dial(ctx, query, sp.bufSize)
+			c, err := srv.dialOpts(ctx, query, sp.bufSize, sp.proto, sp.deflate)
 			if err != nil {
 				mu.Lock()
 				s.failed++
@@ -122,6 +139,9 @@ func (e *env) open(ctx context.Context, sp sessionSpec) (*session, error) {
 				return
 			}
 			fo := &follower{c: c, t: newTally(id, sp.expect, sp.latency), probe: id.probe}
+			if sp.grep != "" {
+				fo.t.markEvery = int64(sp.markEvery)
+			}
 			s.fol[i] = fo
 			s.wg.Go(fo.read)
 		})
@@ -162,7 +182,11 @@ func (s *session) waitReady(ctx context.Context, timeout time.Duration) (int, er
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		if err := writeProbe(s.file, s.id); err != nil {
+		var extra []byte
+		if s.spec.grep != "" {
+			extra = []byte(" " + markWord)
+		}
+		if err := writeProbe(s.file, s.id, extra...); err != nil {
 			return 0, err
 		}
 		select {

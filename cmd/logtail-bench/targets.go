@@ -38,6 +38,7 @@ type env struct {
 	pinServer      string
 	pinClients     string
 	heartbeat      time.Duration
+	logtaildArgs   []string // -logtaild-args
 	stderr         io.Writer
 	serverLogIndex int
 }
@@ -91,6 +92,7 @@ func (e *env) startServer(ctx context.Context, target, file string, wsdProgram [
 	case targetLogtaild:
 		argv = []string{e.logtaildBin, "--root", e.dir, "--addr", addr, "--log-format", "text",
 			"--heartbeat-interval", e.heartbeat.String()}
+		argv = append(argv, e.logtaildArgs...)
 	case targetWebsocketd:
 		argv = append([]string{e.websocketdBin, "--port=" + port, "--address=" + host, "--loglevel=error"}, wsdProgram...)
 	case targetFloor:
@@ -193,6 +195,27 @@ func (s *server) dial(ctx context.Context, query string, bufSize int) (client, e
 		return startTailPipe(s.file, s.pinCPU, bufSize)
 	}
 	return nil, fmt.Errorf("unknown target %q", s.target)
+}
+
+// dialOpts is dial with logtaild's other ways in: proto (protoWS, protoText,
+// protoSSE) and, over WebSocket, a permessage-deflate offer.
+func (s *server) dialOpts(ctx context.Context, query string, bufSize int, proto string, deflate bool) (client, error) {
+	if (proto == "" || proto == protoWS) && !deflate {
+		return s.dial(ctx, query, bufSize)
+	}
+	if s.target != targetLogtaild {
+		return nil, fmt.Errorf("%s: only logtaild speaks plain HTTP and permessage-deflate here", s.target)
+	}
+	u := (&url.URL{Path: s.file}).EscapedPath() + "?" + query
+	switch proto {
+	case "", protoWS:
+		return dialWSExt(ctx, s.addr, u, bufSize, deflate)
+	case protoText:
+		return dialHTTP(ctx, s.addr, u, "", bufSize)
+	case protoSSE:
+		return dialHTTP(ctx, s.addr, u, "text/event-stream", bufSize)
+	}
+	return nil, fmt.Errorf("unknown protocol %q", proto)
 }
 
 // frontailClient speaks socket.io 2 (engine.io 3) over the raw WebSocket:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/rand"
 	"crypto/sha1"
@@ -13,6 +14,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,25 +47,46 @@ type wsConn struct {
 
 	wmu  sync.Mutex
 	wbuf []byte
+
+	// wire counts the bytes read from the socket after the handshake's
+	// response head (frames and their headers, as they came).
+	wire atomic.Int64
+
+	// permessage-deflate (RFC 7692), when offered and accepted: each
+	// message with RSV1 set is inflated on its own (no context takeover).
+	deflate bool
+	infl    inflater
+	comp    bool   // a compressed message is being gathered from fragments
+	frag    []byte // its payload so far
 }
 
 // dialWS opens ws://addr+target (target is the request path and query).
 // bufSize is the initial read buffer; it grows to the largest frame seen.
 func dialWS(ctx context.Context, addr, target string, bufSize int) (*wsConn, error) {
+	return dialWSExt(ctx, addr, target, bufSize, false)
+}
+
+// deflateOffer is the permessage-deflate offer: no context takeover either
+// way, so that every message inflates on its own.
+const deflateOffer = "permessage-deflate; client_no_context_takeover; server_no_context_takeover"
+
+// dialWSExt is dialWS, offering permessage-deflate when deflate is set; the
+// server must then accept it.
+func dialWSExt(ctx context.Context, addr, target string, bufSize int, deflate bool) (*wsConn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
 	c := &wsConn{nc: nc, buf: make([]byte, max(bufSize, 1024)), wbuf: make([]byte, 0, 256)}
-	if err := c.handshake(ctx, addr, target); err != nil {
+	if err := c.handshake(ctx, addr, target, deflate); err != nil {
 		nc.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *wsConn) handshake(ctx context.Context, addr, target string) error {
+func (c *wsConn) handshake(ctx context.Context, addr, target string, deflate bool) error {
 	deadline := time.Now().Add(30 * time.Second)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -76,7 +99,11 @@ func (c *wsConn) handshake(ctx context.Context, addr, target string) error {
 	key := base64.StdEncoding.EncodeToString(raw[:])
 	req := "GET " + target + " HTTP/1.1\r\nHost: " + addr +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-		"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+		"\r\nSec-WebSocket-Version: 13\r\n"
+	if deflate {
+		req += "Sec-WebSocket-Extensions: " + deflateOffer + "\r\n"
+	}
+	req += "\r\n"
 	if _, err := io.WriteString(c.nc, req); err != nil {
 		return fmt.Errorf("handshake %s: %w", target, err)
 	}
@@ -94,6 +121,13 @@ func (c *wsConn) handshake(ctx context.Context, addr, target string) error {
 			if !bytes.Contains(bytes.ToLower(head), bytes.ToLower([]byte(base64.StdEncoding.EncodeToString(sum[:])))) {
 				return fmt.Errorf("handshake %s: bad Sec-WebSocket-Accept", target)
 			}
+			if deflate {
+				if !acceptsDeflate(head) {
+					return fmt.Errorf("handshake %s: permessage-deflate offered, not accepted", target)
+				}
+				c.deflate = true
+			}
+			c.wire.Store(int64(c.w - c.r))
 			return nil
 		}
 		if c.w == len(c.buf) {
@@ -121,6 +155,7 @@ func (c *wsConn) fill(n int) error {
 		}
 		m, err := c.nc.Read(c.buf[c.w:])
 		c.w += m
+		c.wire.Add(int64(m))
 		if err != nil && c.w-c.r < n {
 			if errors.Is(err, io.EOF) {
 				return io.ErrUnexpectedEOF
@@ -132,8 +167,10 @@ func (c *wsConn) fill(n int) error {
 }
 
 // next returns the payload of the next data frame (text, binary or
-// continuation). Pings are answered with pongs on the way; a close frame is
-// answered and returned as closeError.
+// continuation), or with permessage-deflate the inflated payload of the next
+// compressed message (RSV1 set on its first frame; its fragments are
+// gathered first). Pings are answered with pongs on the way; a close frame
+// is answered and returned as closeError.
 func (c *wsConn) next() ([]byte, error) {
 	for {
 		if err := c.fill(2); err != nil {
@@ -167,9 +204,32 @@ func (c *wsConn) next() ([]byte, error) {
 		}
 		p := c.buf[c.r+hl : c.r+hl+n]
 		c.r += hl + n
+		fin, rsv1 := b0&0x80 != 0, b0&0x40 != 0
 		switch op := b0 & 0x0f; op {
 		case opText, opBin, opCont:
-			return p, nil
+			if rsv1 && (!c.deflate || op == opCont) {
+				return nil, fmt.Errorf("RSV1 set on a %#x frame without permessage-deflate", op)
+			}
+			if op != opCont {
+				c.comp = rsv1
+				c.frag = c.frag[:0]
+			}
+			if !c.comp {
+				return p, nil
+			}
+			if !fin || len(c.frag) > 0 {
+				c.frag = append(c.frag, p...)
+				if !fin {
+					continue
+				}
+				p = c.frag
+			}
+			c.comp = false
+			out, err := c.infl.inflate(p)
+			if err != nil {
+				return nil, fmt.Errorf("inflate: %w", err)
+			}
+			return out, nil
 		case opPing:
 			if err := c.write(opPong, p); err != nil {
 				return nil, fmt.Errorf("pong: %w", err)
@@ -209,6 +269,66 @@ func (c *wsConn) write(op byte, p []byte) error {
 }
 
 func (c *wsConn) close() error { return c.nc.Close() }
+
+// wireBytes is how many bytes came from the socket after the handshake.
+func (c *wsConn) wireBytes() int64 { return c.wire.Load() }
+
+// acceptsDeflate says whether a handshake response head accepts
+// permessage-deflate.
+func acceptsDeflate(head []byte) bool {
+	for _, line := range bytes.Split(head, []byte("\r\n")) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if ok && bytes.EqualFold(bytes.TrimSpace(k), []byte("Sec-WebSocket-Extensions")) &&
+			bytes.Contains(bytes.ToLower(v), []byte("permessage-deflate")) {
+			return true
+		}
+	}
+	return false
+}
+
+// inflater inflates permessage-deflate messages compressed with no context
+// takeover, into one reused buffer: the result aliases it until the next
+// call.
+type inflater struct {
+	fr  io.ReadCloser // flate's reader, Reset for each message
+	src bytes.Reader
+	in  []byte // the message and its tail
+	out []byte
+}
+
+// deflateTail ends a message's compressed bytes: RFC 7692 §7.2.2's
+// 0x00 0x00 0xff 0xff (the empty stored block the sender took off), then a
+// final empty stored block so that flate's reader ends with io.EOF rather
+// than io.ErrUnexpectedEOF, and a cut message is still an error.
+var deflateTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+
+func (f *inflater) inflate(p []byte) ([]byte, error) {
+	f.in = append(append(f.in[:0], p...), deflateTail...)
+	f.src.Reset(f.in)
+	if f.fr == nil {
+		f.fr = flate.NewReader(&f.src)
+	} else if err := f.fr.(flate.Resetter).Reset(&f.src, nil); err != nil {
+		return nil, err
+	}
+	if cap(f.out) == 0 {
+		f.out = make([]byte, 0, 64<<10)
+	}
+	out := f.out[:0]
+	for {
+		if len(out) == cap(out) {
+			out = append(out, 0)[:len(out)]
+		}
+		n, err := f.fr.Read(out[len(out):cap(out)])
+		out = out[:len(out)+n]
+		if err == io.EOF {
+			f.out = out
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
 
 // noopServer is a WebSocket server that answers every handshake and sends a
 // fixed, pre-framed buffer as fast as the socket takes it, then closes with
