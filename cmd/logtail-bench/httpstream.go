@@ -71,11 +71,6 @@ func dialHTTP(ctx context.Context, addr, target, accept string, bufSize int) (*h
 	return s, nil
 }
 
-// newLineStream reads whole lines from r (tests).
-func newLineStream(r io.ReadCloser, bufSize int) *httpStream {
-	return &httpStream{body: r, buf: make([]byte, max(bufSize, 16))}
-}
-
 func (s *httpStream) next() ([]byte, error) {
 	for {
 		if s.r > 0 { // the caller is done with the last message: keep only the partial line
