@@ -78,6 +78,7 @@ func matching(lines []string, grep, exclude string, last int) []string {
 type jsonStream struct {
 	t       *testing.T
 	c       *wsconn.Client
+	read    func() ([]byte, error) // a message from a plain-HTTP stream, instead of c
 	path    string
 	prev    int64 // the last position heard; -1 before any
 	lines   []string
@@ -93,8 +94,14 @@ func newJSONStream(t *testing.T, c *wsconn.Client, path string) *jsonStream {
 func (js *jsonStream) next(deadline time.Time) (wire.Message, error) {
 	t := js.t
 	t.Helper()
-	js.c.SetDeadline(deadline)
-	data, err := js.c.Next()
+	var data []byte
+	var err error
+	if js.read != nil {
+		data, err = js.read()
+	} else {
+		js.c.SetDeadline(deadline)
+		data, err = js.c.Next()
+	}
 	if err != nil {
 		return wire.Message{}, err
 	}
@@ -173,6 +180,22 @@ func sameLines(t *testing.T, got, want []string) {
 	}
 }
 
+// filterCases are the filters the stream tests try, with how many of the
+// last lines they ask for: of the lines filterLines makes, in every form.
+var filterCases = []struct {
+	name          string
+	grep, exclude string
+	n             int
+}{
+	{"grep", "ERROR", "", 5},
+	{"exclude", "", "INFO|WARN", 6},
+	{"both", "ERROR", "disk", 4},
+	{"anchored past a colour code", "^ERROR seq=\\d+ disk", "", 3},
+	{"many lines, many frames", "INFO", "", 3000},
+	{"case", "(?i)warn", "seq=59", 2},
+	{"none match", "NOTHING", "", 10},
+}
+
 // grep and exclude on the last lines and then on following: the last N
 // lines that pass (the colour codes aside), from a file of many blocks, in
 // every format; new lines filtered the same way; positions and sizes that
@@ -181,19 +204,7 @@ func TestFilterLastLinesAndFollow(t *testing.T) {
 	td := startDaemon(t)
 	old := filterLines(1, 6000) // about 450 KB
 	p := td.write("app.log", joinLines(old))
-	cases := []struct {
-		name          string
-		grep, exclude string
-		n             int
-	}{
-		{"grep", "ERROR", "", 5},
-		{"exclude", "", "INFO|WARN", 6},
-		{"both", "ERROR", "disk", 4},
-		{"anchored past a colour code", "^ERROR seq=\\d+ disk", "", 3},
-		{"many lines, many frames", "INFO", "", 3000},
-		{"case", "(?i)warn", "seq=59", 2},
-		{"none match", "NOTHING", "", 10},
-	}
+	cases := filterCases
 	for _, tc := range cases {
 		q := url.Values{"lines": {strconv.Itoa(tc.n)}}
 		if tc.grep != "" {

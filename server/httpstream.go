@@ -126,16 +126,17 @@ func acceptQ(accept []string, mediaType string, exact bool) float64 {
 
 // serveHTTPForm serves an admitted plain-HTTP request of a file: the
 // download, or the last lines and, with tail=1, every new line, as text,
-// ndjson or Server-Sent Events. A refusal (status and reason) comes before
-// any byte of the body; once the body has started, the stream can only end.
+// ndjson or Server-Sent Events, gzipped for a client that accepts it. A
+// refusal (status and reason) comes before any byte of the body; once the
+// body has started, the stream can only end.
 func (d *Daemon) serveHTTPForm(w http.ResponseWriter, r *http.Request, name string, q wire.Query, form httpForm) {
 	if form == formDownload {
 		d.download(w, r, name)
 		return
 	}
-	if q.Grep != "" || q.Exclude != "" {
-		// deliver is where a filter goes; until it does, no unfiltered lines
-		d.refuseStream(w, r, http.StatusBadRequest, "grep= and exclude= apply to WebSocket streams only, not yet over plain HTTP")
+	flt, err := d.filters.get(q.Grep, q.Exclude)
+	if err != nil {
+		d.refuseStream(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	if form == formSSE {
@@ -156,7 +157,11 @@ func (d *Daemon) serveHTTPForm(w http.ResponseWriter, r *http.Request, name stri
 		}
 	}
 	h := &httpStream{d: d, w: w, rc: http.NewResponseController(w), form: form,
-		html: form != formText && q.HTML}
+		html: form != formText && q.HTML, flt: flt}
+	w.Header().Add("Vary", "Accept-Encoding")
+	if acceptQ(r.Header.Values("Accept-Encoding"), "gzip", true) > 0 {
+		h.gz = new(gzipStream)
+	}
 	if q.Tail {
 		h.follow(r, name, q)
 	} else {
@@ -166,27 +171,24 @@ func (d *Daemon) serveHTTPForm(w http.ResponseWriter, r *http.Request, name stri
 
 // httpStream writes one plain-HTTP stream: the lines as text (formText),
 // or json messages, one a line (formNDJSON) or as Server-Sent Events
-// (formSSE). It is used by its handler's goroutine only.
+// (formSSE). The WebSocket's sender makes its frames (the same lines,
+// messages and filter) and hands each to frame, which writes it in the
+// stream's form. It is used by its handler's goroutine only.
 type httpStream struct {
 	d    *Daemon
 	w    http.ResponseWriter
 	rc   *http.ResponseController
 	form httpForm
-	html bool // json lines in their HTML form (html=1)
+	html bool        // json lines in their HTML form (html=1)
+	flt  *lineFilter // grep=, exclude=; nil: every line
 	st   *streamStats
+	s    *sender
+	gz   *gzipStream // Accept-Encoding: gzip; nil: plain
 
-	out      []byte    // gathered, not yet written: whole messages, and the one being built
-	deadline time.Time // the connection's write deadline (write)
-	dirty    bool      // written since the last flush
-	wrote    bool      // written since the last keep-alive tick
-
-	// the json message being built (formSSE, formNDJSON), as sender does
-	open    bool          // out ends with a lines message not yet closed
-	filled  bool          // ... with at least one line in it
-	start   int           // where that message starts in out
-	sizes   []byte        // its lines' sizes in the file
-	pos     wire.Position // where its lines end
-	partial []byte        // an unfinished last line, when not following
+	deadline time.Time     // the connection's write deadline (raw)
+	dirty    bool          // written since the last flush
+	wrote    bool          // written since the last keep-alive tick
+	wake     chan struct{} // kick: a filtered stream's position is due
 }
 
 // The content types of the forms.
@@ -198,20 +200,44 @@ var formTypes = map[httpForm]string{
 
 // begin sends the response's headers at once (a followed stream with no
 // lines yet is still a stream that started): no-cache, nosniff, and
-// X-Accel-Buffering: no, so that nginx passes each flush on at once.
+// X-Accel-Buffering: no, so that nginx passes each flush on at once. It
+// makes the stream's sender.
 func (h *httpStream) begin(r *http.Request, name string, q wire.Query) error {
 	logged := q
 	logged.Format = h.form.String()
 	h.st = h.d.opened(r, name, logged)
+	format := wire.FormatJSON
+	if h.form == formText {
+		format = wire.FormatText
+	}
+	h.s = &sender{format: format, html: h.html, st: h.st, hs: h}
+	h.s.filter(h.flt, q.From, h.kick)
 	hd := h.w.Header()
 	hd.Set("Content-Type", formTypes[h.form])
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("X-Accel-Buffering", "no")
 	hd.Set("X-Content-Type-Options", "nosniff")
+	if h.gz != nil {
+		hd.Set("Content-Encoding", "gzip")
+	}
 	allowOrigin(hd, r)
 	h.w.WriteHeader(http.StatusOK)
 	h.dirty = true
+	if h.gz != nil {
+		if err := h.raw(gzipHeader[:]); err != nil {
+			return err
+		}
+	}
 	return h.flush()
+}
+
+// kick wakes a followed stream whose filter has a position to say
+// (sayRead's timer). Never blocks.
+func (h *httpStream) kick() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
 }
 
 // refuseFormErr is refuseErr for a plain-HTTP form, counted as a refused
@@ -232,10 +258,21 @@ func allowOrigin(hd http.Header, r *http.Request) {
 }
 
 // follow sends the last lines (or what follows q.From), then every new line,
-// until the client leaves, the daemon stops or the subscription ends.
+// until the client leaves, the daemon stops or the subscription ends. With
+// a filter, the last lines are the last q.Lines that pass, found as a
+// WebSocket stream finds them (filteredStart).
 func (h *httpStream) follow(r *http.Request, name string, q wire.Query) {
 	d := h.d
-	sub, err := d.hub.Subscribe(name, tailer.Options{Lines: q.Lines, HTML: h.html, From: q.From})
+	opt := tailer.Options{Lines: q.Lines, HTML: h.html, From: q.From}
+	lead, err := d.filteredStart(name, q, h.flt, &opt)
+	if err != nil {
+		d.refuseFormErr(h.w, r, err)
+		return
+	}
+	if h.flt != nil {
+		h.wake = make(chan struct{}, 1)
+	}
+	sub, err := d.hub.Subscribe(name, opt)
 	if err != nil {
 		d.refuseFormErr(h.w, r, err)
 		return
@@ -244,7 +281,13 @@ func (h *httpStream) follow(r *http.Request, name string, q wire.Query) {
 	defer context.AfterFunc(d.kill, h.drop)()
 	var code wsconn.CloseCode
 	if err = h.begin(r, name, q); err == nil {
-		code, err = h.run(r.Context(), sub)
+		defer h.s.stopFilter()
+		if lead != nil {
+			err = h.s.put(lead)
+		}
+		if err == nil {
+			code, err = h.run(r.Context(), sub)
+		}
 	}
 	sub.Close()
 	h.end(code, err)
@@ -268,12 +311,21 @@ func (h *httpStream) run(ctx context.Context, sub *tailer.Subscription) (wsconn.
 			return h.drain(sub)
 		case <-keepAlive:
 			if !h.wrote { // an idle stream: a comment, for proxies and to find a dead client
-				h.comment("keep-alive")
+				if err := h.comment("keep-alive"); err != nil {
+					return 0, err
+				}
 				if err := h.flush(); err != nil {
 					return 0, err
 				}
 			}
 			h.wrote = false
+		case <-h.wake: // a filtered stream's position is due
+			if err := h.s.sayRead(false); err != nil {
+				return 0, err
+			}
+			if err := h.flush(); err != nil {
+				return 0, err
+			}
 		case b, ok := <-sub.C:
 			for sent := 0; ; {
 				if !ok {
@@ -291,6 +343,9 @@ func (h *httpStream) run(ctx context.Context, sub *tailer.Subscription) (wsconn.
 				if b, ok, waiting = takeBatch(sub); !waiting {
 					break
 				}
+			}
+			if err := h.s.sayRead(false); err != nil {
+				return 0, err
 			}
 			if err := h.flush(); err != nil {
 				return 0, err
@@ -315,7 +370,12 @@ func (h *httpStream) drain(sub *tailer.Subscription) (wsconn.CloseCode, error) {
 			return 0, err
 		}
 	}
-	h.comment("daemon shutting down")
+	if err := h.s.sayRead(true); err != nil { // how far it has read: a resume starts there
+		return 0, err
+	}
+	if err := h.comment("daemon shutting down"); err != nil {
+		return 0, err
+	}
 	return wsconn.CodeGoingAway, h.flush()
 }
 
@@ -326,8 +386,10 @@ func (h *httpStream) drain(sub *tailer.Subscription) (wsconn.CloseCode, error) {
 // response without its last chunk (end).
 func (h *httpStream) ended(why error) (wsconn.CloseCode, error) {
 	code, reason, _ := closeFor(why)
-	h.comment(reason)
-	err := h.flush()
+	err := h.comment(reason)
+	if err == nil {
+		err = h.flush()
+	}
 	if code == wsconn.CodeInternal {
 		h.d.log.Warn("following the file failed", "path", h.st.path, "err", why)
 		err = errors.Join(why, err)
@@ -335,7 +397,8 @@ func (h *httpStream) ended(why error) (wsconn.CloseCode, error) {
 	return code, err
 }
 
-// end logs the stream's end and counts it. A file that could not be read
+// end ends the gzip stream of a response that ends cleanly, logs the
+// stream's end and counts it. A file that could not be read
 // (CodeInternal) aborts the response: the client sees a broken transfer,
 // not the end of the lines.
 func (h *httpStream) end(code wsconn.CloseCode, err error) {
@@ -343,6 +406,13 @@ func (h *httpStream) end(code wsconn.CloseCode, err error) {
 	if h.st == nil { // the headers could not be sent
 		return
 	}
+	if h.gz != nil && err == nil && code != wsconn.CodeInternal {
+		if err = h.gz.close(h); err == nil {
+			h.dirty = true
+			err = h.flush()
+		}
+	}
+	h.s.release()
 	d.reportSent(h.st)
 	if code == wsconn.CodeTryAgainLater {
 		d.metrics.SlowClose()
@@ -360,7 +430,8 @@ func (h *httpStream) drop() { h.rc.SetWriteDeadline(time.Unix(1, 0)) }
 // last sends the last lines and ends. As over WebSocket they are read a
 // chunk at a time from the end; an unfinished last line counts as one of
 // them, as in tail: in the text it ends the body without a newline, in
-// json it is the last message's "partial".
+// json it is the last message's "partial". With a filter they are the last
+// that pass, searched back at most --max-scan-bytes (lastMatching).
 func (h *httpStream) last(r *http.Request, name string, q wire.Query) {
 	d := h.d
 	f, fi, _, err := d.box.Open(name)
@@ -371,7 +442,7 @@ func (h *httpStream) last(r *http.Request, name string, q wire.Query) {
 	defer f.Close()
 	size, n := fi.Size(), q.Lines
 	withPartial := n > 0 && size > 0 && !endsLine(f, size)
-	if withPartial {
+	if withPartial && h.flt == nil { // with a filter, only if it passes (lastMatching)
 		n--
 	}
 	defer context.AfterFunc(d.kill, h.drop)()
@@ -379,6 +450,7 @@ func (h *httpStream) last(r *http.Request, name string, q wire.Query) {
 		h.end(0, err)
 		return
 	}
+	s := h.s
 	var colours tailer.Renderer // carried from one chunk to the next
 	if h.html {
 		colours = new(render.Stream)
@@ -391,25 +463,16 @@ func (h *httpStream) last(r *http.Request, name string, q wire.Query) {
 		}
 		return nil
 	}
-	last, err := tailer.LastLinesEach(f, size, n, d.cfg.MaxLineBytes, frameTarget, func(ch tailer.LastChunk) error {
-		b := tailer.NewBatch(ch.Raw, h.html, colours)
-		b.Sizes = ch.Sizes
-		var err error
-		if b.End, err = tailer.PositionAt(f, ch.End); err != nil {
-			return err
-		}
-		return deliver(b)
-	})
-	if err == nil {
-		stop := last.Stop
-		if stop < 0 {
-			stop = size // no line end within reach
-		}
-		b := tailer.NewBatch(nil, false, nil) // where the lines end, also when there are none
-		if b.End, err = tailer.PositionAt(f, stop); err == nil {
-			if err = deliver(b); err == nil && withPartial && len(last.Partial) > 0 {
-				h.addPartial(wire.AppendValidUTF8(nil, last.Partial))
-			}
+	if h.flt != nil && n > 0 {
+		err = d.lastMatching(f, size, n, withPartial, s, deliver, colours, h.html)
+	} else {
+		err = d.lastPlain(f, size, n, withPartial, s, deliver, colours, h.html)
+	}
+	if err == nil && h.form == formText && s.partial != nil { // the text's end
+		p := s.partial
+		s.partial = nil
+		if err = s.addLines(p); err != nil {
+			sendErr = err
 		}
 	}
 	switch {
@@ -430,146 +493,69 @@ func (h *httpStream) last(r *http.Request, name string, q wire.Query) {
 
 // deliver puts one batch into the response. Every batch of every plain-HTTP
 // stream comes through here before it is written, the last lines as the
-// followed ones: the one place for what decides, line by line, what a
-// client gets (a grep= filter).
-func (h *httpStream) deliver(b *tailer.Batch) error {
-	h.st.lines += b.Lines
-	if h.form == formText {
-		h.out = append(h.out, b.Text...) // events are not told in text, as over WebSocket
-	} else {
-		h.addJSON(b)
-	}
-	if !h.open && len(h.out) >= frameTarget {
-		return h.write()
-	}
-	return nil
-}
+// followed ones, and through the sender's filter (sender.put): the lines a
+// filtered client gets, its sizes and positions, as over WebSocket.
+func (h *httpStream) deliver(b *tailer.Batch) error { return h.s.put(b) }
 
-// addJSON puts a batch into json messages, as the WebSocket sender does: a
-// message holds lines of one file, up to about frameTarget bytes; an event
-// is a message of its own; a batch without lines or event is a position
-// (where a new stream stands).
-func (h *httpStream) addJSON(b *tailer.Batch) {
-	if h.open && !wire.Continues(h.pos, b.End) { // a message's lines are of one file
-		h.closeLines()
-	}
-	if b.Event != "" {
-		if h.open {
-			h.closeLines()
-		}
-		h.event(b)
-	}
-	if b.Lines == 0 {
-		if b.Event == "" {
-			if !h.open {
-				h.openLines()
+// frame writes a frame the sender made (s.msg after wsconn.HeaderRoom): the
+// text as it is; a json message as a line (ndjson) or as an event whose
+// data it is, with, in an event stream, the file event's kind as its type
+// (e, when it is one) and its position as its id: after a message of
+// lines, the point right after them, which resumes there.
+func (h *httpStream) frame(s *sender, e *wire.Event) error {
+	msg := s.msg[wsconn.HeaderRoom:]
+	switch h.form {
+	case formNDJSON:
+		msg = append(msg, '\n') // a JSON message holds no raw newline: it is one line
+	case formSSE:
+		pos, hasPos := s.pos, true
+		if e != nil {
+			pos, hasPos = e.Pos, e.HasPos
+			if !strings.ContainsAny(e.Kind, "\r\n") { // a field is one line
+				if err := h.put([]byte("event: " + e.Kind + "\n")); err != nil {
+					return err
+				}
 			}
-			h.pos = b.End
 		}
-		return
-	}
-	switch {
-	case h.filled:
-		h.out = append(h.out, ',')
-		h.sizes = append(h.sizes, ',')
-	case !h.open: // (open and empty: a position was all it held)
-		h.openLines()
-	}
-	h.filled = true
-	if h.html {
-		h.out = append(h.out, b.Form(formHTMLLines, jsonHTMLLines)...)
-	} else {
-		h.out = append(h.out, b.Form(formLines, jsonLines)...)
-	}
-	h.sizes = append(h.sizes, b.Form(formSizes, jsonSizes)...)
-	h.pos = b.End
-	if len(h.out)-h.start >= frameTarget {
-		h.closeLines()
-	}
-}
-
-// openLines starts a message of lines: in an event stream, a data field.
-func (h *httpStream) openLines() {
-	h.start = len(h.out)
-	if h.form == formSSE {
-		h.out = append(h.out, "data: "...)
-	}
-	h.out = append(h.out, wire.LinesStart...)
-	h.open = true
-}
-
-// closeLines ends the message of lines: in an event stream, its id is the
-// position after its lines, which resumes right after them.
-func (h *httpStream) closeLines() {
-	h.out = wire.AppendLinesEnd(h.out, h.sizes, h.partial, h.pos)
-	h.endMessage(h.pos, true)
-	h.sizes, h.partial = h.sizes[:0], nil
-	h.open, h.filled = false, false
-}
-
-// event writes a file event as a message of its own: in an event stream,
-// with the event's kind as its type (event: rotated, truncated, gap).
-func (h *httpStream) event(b *tailer.Batch) {
-	e := wire.Event{Kind: b.Event, Reason: b.Reason, File: b.File, Bytes: b.Bytes,
-		Pos: b.End, HasPos: b.End != (wire.Position{})}
-	if h.form == formSSE {
-		if !strings.ContainsAny(e.Kind, "\r\n") { // a field is one line
-			h.out = append(h.out, "event: "...)
-			h.out = append(h.out, e.Kind...)
-			h.out = append(h.out, '\n')
+		const data = "data: " // in the room the sender keeps for a WebSocket header
+		msg = s.msg[wsconn.HeaderRoom-len(data):]
+		copy(msg, data)
+		if hasPos {
+			msg = append(msg, "\nid: "...)
+			msg = pos.Append(msg)
 		}
-		h.out = append(h.out, "data: "...)
+		msg = append(msg, "\n\n"...)
 	}
-	h.out = wire.AppendEvent(h.out, e)
-	h.endMessage(e.Pos, e.HasPos)
-}
-
-// endMessage ends a json message: a newline (ndjson), or, in an event
-// stream, the id field when the message has a position and the blank line
-// that dispatches it. A JSON message holds no raw newline: it is one line.
-func (h *httpStream) endMessage(pos wire.Position, hasPos bool) {
-	if h.form != formSSE {
-		h.out = append(h.out, '\n')
-		return
-	}
-	if hasPos {
-		h.out = append(h.out, "\nid: "...)
-		h.out = pos.Append(h.out)
-	}
-	h.out = append(h.out, "\n\n"...)
-}
-
-// addPartial gives the unfinished last line (without tail=1): the end of
-// the text, or the "partial" of the last json message.
-func (h *httpStream) addPartial(p []byte) {
-	if h.form == formText {
-		h.out = append(h.out, p...)
-		return
-	}
-	h.partial = p
+	err := h.put(msg)
+	h.st.frames++
+	s.msg = s.msg[:wsconn.HeaderRoom]
+	return err
 }
 
 // comment adds an event stream's comment (ignored by clients): a
 // keep-alive, or why the stream ends. Other forms have none.
-func (h *httpStream) comment(text string) {
+func (h *httpStream) comment(text string) error {
 	if h.form != formSSE {
-		return
-	}
-	if h.open {
-		h.closeLines()
-	}
-	h.out = append(h.out, ": "...)
-	h.out = append(h.out, text...)
-	h.out = append(h.out, "\n\n"...)
-}
-
-// write writes what is gathered. The write deadline moves on only when half
-// of it is used up, as wsconn does: a write fails when the client has taken
-// nothing for between writeTimeout/2 and writeTimeout.
-func (h *httpStream) write() error {
-	if len(h.out) == 0 {
 		return nil
 	}
+	if err := h.s.flush(); err != nil {
+		return err
+	}
+	return h.put([]byte(": " + text + "\n\n"))
+}
+
+// put writes p, compressed when the stream is gzipped.
+func (h *httpStream) put(p []byte) error {
+	if h.gz != nil {
+		return h.gz.write(h, p)
+	}
+	return h.raw(p)
+}
+
+// raw writes p to the response. The write deadline moves on only when half
+// of it is used up, as wsconn does: a write fails when the client has taken
+// nothing for between writeTimeout/2 and writeTimeout.
+func (h *httpStream) raw(p []byte) error {
 	if now := time.Now(); h.deadline.Sub(now) < writeTimeout/2 {
 		h.deadline = now.Add(writeTimeout)
 		h.rc.SetWriteDeadline(h.deadline)
@@ -577,27 +563,26 @@ func (h *httpStream) write() error {
 			h.drop()
 		}
 	}
-	_, err := h.w.Write(h.out)
-	h.st.bytes += len(h.out)
-	h.st.frames++
+	_, err := h.w.Write(p)
+	h.st.bytes += len(p)
 	h.dirty, h.wrote = true, true
-	if cap(h.out) > 2*frameTarget { // after a long line: do not keep its buffer
-		h.out = nil
-	} else {
-		h.out = h.out[:0]
-	}
 	return err
 }
 
 // flush ends the message in the making and sends everything on to the
-// client now (net/http's buffer, the chunk).
+// client now (the compressor's output, net/http's buffer, the chunk). The
+// frame buffer and the compressor go back to their pools: an idle stream
+// holds neither.
 func (h *httpStream) flush() error {
-	if h.open {
-		h.closeLines()
-	}
-	if err := h.write(); err != nil {
+	if err := h.s.flush(); err != nil {
 		return err
 	}
+	if h.gz != nil {
+		if err := h.gz.flush(); err != nil {
+			return err
+		}
+	}
+	h.s.release()
 	if !h.dirty {
 		return nil
 	}

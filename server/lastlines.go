@@ -67,8 +67,21 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q wir
 	}
 	// The scan reads at most (lines+1) × --max-line-bytes from the end,
 	// whatever the file holds.
+	if err = d.lastPlain(f, size, n, withPartial, s, send, colours, q.WantHTML()); err == nil {
+		if err = s.flush(); err != nil {
+			sendErr = err
+		}
+	}
+	d.lastDone(c, st, name, err, sendErr)
+}
+
+// lastPlain sends the last n lines of the first size bytes of f, a chunk
+// at a time, then where they end; with the file's unfinished last line as
+// s's partial when withPartial (the caller counted it as one of the n).
+// WebSocket and plain-HTTP streams without a filter (lastMatching with one).
+func (d *Daemon) lastPlain(f *os.File, size int64, n int, withPartial bool, s *sender, send func(*tailer.Batch) error, colours tailer.Renderer, html bool) error {
 	last, err := tailer.LastLinesEach(f, size, n, d.cfg.MaxLineBytes, frameTarget, func(ch tailer.LastChunk) error {
-		b := tailer.NewBatch(ch.Raw, q.WantHTML(), colours)
+		b := tailer.NewBatch(ch.Raw, html, colours)
 		b.Sizes = ch.Sizes
 		var err error
 		if b.End, err = tailer.PositionAt(f, ch.End); err != nil {
@@ -76,25 +89,21 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q wir
 		}
 		return send(b)
 	})
-	if err == nil {
-		stop := last.Stop
-		if stop < 0 {
-			stop = size // no line end within reach
-		}
-		// where the lines end, also when there are none
-		b := tailer.NewBatch(nil, false, colours)
-		if b.End, err = tailer.PositionAt(f, stop); err == nil {
-			if withPartial && len(last.Partial) > 0 {
-				s.partial = wire.AppendValidUTF8(nil, last.Partial)
-			}
-			if err = send(b); err == nil {
-				if err = s.flush(); err != nil {
-					sendErr = err
-				}
-			}
-		}
+	if err != nil {
+		return err
 	}
-	d.lastDone(c, st, name, err, sendErr)
+	stop := last.Stop
+	if stop < 0 {
+		stop = size // no line end within reach
+	}
+	b := tailer.NewBatch(nil, false, colours) // where the lines end, also when there are none
+	if b.End, err = tailer.PositionAt(f, stop); err != nil {
+		return err
+	}
+	if withPartial && len(last.Partial) > 0 {
+		s.partial = wire.AppendValidUTF8(nil, last.Partial)
+	}
+	return send(b)
 }
 
 // lastDone closes a stream of last lines: 1000, or 1011 when the file

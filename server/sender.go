@@ -33,6 +33,9 @@ type sender struct {
 	partial []byte        // an unfinished last line, sent only when not following
 
 	flt *filterState // grep=, exclude= (filter.go); nil: every line
+	// hs, for a plain-HTTP stream (httpstream.go), writes its frames in
+	// its form; nil over WebSocket (c)
+	hs *httpStream
 }
 
 func newSender(c *wsconn.Conn, q wire.Query, st *streamStats) *sender {
@@ -85,9 +88,16 @@ func (s *sender) addJSON(b *tailer.Batch) error {
 		if err := s.flush(); err != nil {
 			return err
 		}
-		s.msg = wire.AppendEvent(s.msg, wire.Event{Kind: b.Event, Reason: b.Reason, File: b.File, Bytes: b.Bytes,
-			Pos: b.End, HasPos: b.End != (wire.Position{})})
-		if err := s.write(); err != nil {
+		e := wire.Event{Kind: b.Event, Reason: b.Reason, File: b.File, Bytes: b.Bytes,
+			Pos: b.End, HasPos: b.End != (wire.Position{})}
+		s.msg = wire.AppendEvent(s.msg, e)
+		var err error
+		if s.hs != nil {
+			err = s.hs.frame(s, &e)
+		} else {
+			err = s.write()
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -197,6 +207,9 @@ func jsonSizes(b *tailer.Batch) []byte {
 func (s *sender) write() error {
 	if s.deflate {
 		return s.writeDeflated()
+	}
+	if s.hs != nil {
+		return s.hs.frame(s, nil)
 	}
 	s.st.bytes += s.len()
 	s.st.frames++

@@ -149,7 +149,12 @@
 //
 // Without format=, an Accept that names text/plain (application/x-ndjson)
 // above text/html asks for the text (ndjson); other requests get the
-// viewer page. A stream ends where a WebSocket is closed: after the last
+// viewer page. grep= and exclude= filter as over WebSocket: in json (ndjson,
+// events) the scan-limit event, sizes that count the lines left out, and
+// a message with only a pos, at most about once a second, while no line
+// passes (its id in an event stream). Accept-Encoding: gzip gets the
+// stream forms gzipped (Content-Encoding: gzip), flushed with each run of
+// lines; the download is not compressed. A stream ends where a WebSocket is closed: after the last
 // lines without tail=1 (1000), when the daemon stops (1001) or the client
 // fell behind (1013: resume from the last pos); the response then ends
 // cleanly. A file that cannot be read (1011) ends it without its last
