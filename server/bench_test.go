@@ -24,22 +24,12 @@ import (
 func BenchmarkStreamFollow(b *testing.B) {
 	for _, format := range []string{"text", "html"} {
 		b.Run(format, func(b *testing.B) {
-			root := b.TempDir()
-			d, err := New(Config{Roots: []string{root}, HeartbeatInterval: time.Minute, HeartbeatTimeout: time.Minute,
-				MaxLines: 10000, MaxLineBytes: 1 << 20, Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ln, _ := net.Listen("tcp", "127.0.0.1:0")
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { d.Serve(ctx, ln); close(done) }()
-			defer func() { cancel(); <-done; d.Close() }()
+			root, addr := benchDaemon(b)
 
 			p := filepath.Join(root, "bench.log")
 			f, _ := os.Create(p)
 			defer f.Close()
-			c, err := wsconn.Dial(context.Background(), "ws://"+ln.Addr().String()+p+"?lines=0&tail=1&format="+format, wsconn.DialOptions{})
+			c, err := wsconn.Dial(context.Background(), "ws://"+addr+p+"?lines=0&tail=1&format="+format, wsconn.DialOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -116,4 +106,25 @@ func loopbackConn(b *testing.B) *wsconn.Conn {
 	}
 	b.Cleanup(c.Abort)
 	return c
+}
+
+// benchDaemon serves a new root on 127.0.0.1:0 until the benchmark ends,
+// quietly, and returns the root and the address.
+func benchDaemon(b *testing.B) (root, addr string) {
+	b.Helper()
+	root = b.TempDir()
+	d, err := New(Config{Roots: []string{root}, HeartbeatInterval: time.Minute, HeartbeatTimeout: time.Minute,
+		MaxLines: 10000, MaxLineBytes: 1 << 20, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Serve(ctx, ln); close(done) }()
+	b.Cleanup(func() { cancel(); <-done; d.Close() })
+	return root, ln.Addr().String()
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -136,22 +135,12 @@ func BenchmarkDeflateFollow(b *testing.B) {
 	lines := bytes.Count(text, []byte{'\n'})
 	for _, deflate := range []bool{false, true} {
 		b.Run(fmt.Sprintf("deflate=%v", deflate), func(b *testing.B) {
-			root := b.TempDir()
-			d, err := New(Config{Roots: []string{root}, HeartbeatInterval: time.Minute, HeartbeatTimeout: time.Minute,
-				MaxLines: 10000, MaxLineBytes: 1 << 20, Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ln, _ := net.Listen("tcp", "127.0.0.1:0")
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { d.Serve(ctx, ln); close(done) }()
-			defer func() { cancel(); <-done; d.Close() }()
+			root, addr := benchDaemon(b)
 
 			p := filepath.Join(root, "corpus.log")
 			f, _ := os.Create(p)
 			defer f.Close()
-			c, err := wsconn.Dial(context.Background(), "ws://"+ln.Addr().String()+p+"?lines=0&tail=1&format=text",
+			c, err := wsconn.Dial(context.Background(), "ws://"+addr+p+"?lines=0&tail=1&format=text",
 				wsconn.DialOptions{Deflate: deflate})
 			if err != nil {
 				b.Fatal(err)
@@ -176,7 +165,7 @@ func BenchmarkDeflateFollow(b *testing.B) {
 			elapsed := time.Since(start)
 			b.StopTimer()
 			b.ReportMetric(float64(total)/elapsed.Seconds(), "lines/s")
-			resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+			resp, err := http.Get("http://" + addr + "/metrics")
 			if err != nil {
 				b.Fatal(err)
 			}

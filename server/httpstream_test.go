@@ -7,7 +7,6 @@ package server
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -609,30 +607,13 @@ func TestSSESlowClient(t *testing.T) {
 		c.Logger = slog.New(signalHandler{Handler: c.Logger.Handler(), msg: "subscriber too slow; dropping it", once: new(sync.Once), seen: seen})
 	})
 	p := td.write("app.log", "")
-	small := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
-		return serr
-	}}
-	c := httpClient(t, small.DialContext)
+	c := httpClient(t, smallBuffer.DialContext)
 	resp, _ := td.get(c, "GET", p, "lines=0&tail=1", "Accept", "text/event-stream")
 	s := newSSEReader(resp.Body)
 	if ev, err := s.next(); err != nil || ev.ID == "" {
 		t.Fatalf("first event %+v, %v: want the position", ev, err)
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b []byte
-	for i := 1; i <= total; i++ {
-		b = fmt.Appendf(b, "seq %d %s\n", i, pad)
-		if len(b) > 32<<10 || i == total {
-			f.Write(b)
-			b = b[:0]
-		}
-	}
-	f.Close()
+	appendSeq(t, p, total, pad)
 	select {
 	case <-seen:
 	case <-time.After(30 * time.Second):

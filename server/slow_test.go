@@ -115,19 +115,7 @@ func TestSlowClient(t *testing.T) {
 				rates <- float64(total) / d.Seconds()
 			}()
 		}
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b []byte
-		for i := 1; i <= total; i++ {
-			b = fmt.Appendf(b, "seq %d %s\n", i, pad)
-			if len(b) > 32<<10 || i == total {
-				f.Write(b)
-				b = b[:0]
-			}
-		}
-		f.Close()
+		appendSeq(t, p, total, pad)
 		var sum float64
 		for range fast {
 			if err := <-errs; err != nil {
@@ -180,15 +168,39 @@ func TestSlowClient(t *testing.T) {
 	t.Logf("fast clients: %.0f lines/s each without a stalled client, %.0f with one (ratio %.2f)", without, with, with/without)
 }
 
-// dialSmallBuffer dials with a small receive buffer, so that a client that
-// stops reading is felt by the daemon soon instead of megabytes later.
+// smallBuffer dials with a small receive buffer, so that a client that stops
+// reading is felt by the daemon soon instead of megabytes later.
+var smallBuffer = net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
+	return serr
+}}
+
+// appendSeq appends lines "seq 1 PAD" to "seq total PAD" to the file p, in
+// writes of about 32 KiB.
+func appendSeq(t *testing.T, p string, total int, pad string) {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b []byte
+	for i := 1; i <= total; i++ {
+		b = fmt.Appendf(b, "seq %d %s\n", i, pad)
+		if len(b) > 32<<10 || i == total {
+			if _, err := f.Write(b); err != nil {
+				t.Fatal(err)
+			}
+			b = b[:0]
+		}
+	}
+}
+
+// dialSmallBuffer dials a stream through smallBuffer.
 func dialSmallBuffer(t *testing.T, td *testDaemon, path, query string) *wsconn.Client {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
-		return serr
-	}}
+	d := smallBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := wsconn.Dial(ctx, td.url(path, query), wsconn.DialOptions{NetDial: d.DialContext})
