@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"text/tabwriter"
 )
 
@@ -91,20 +90,9 @@ func (e *env) repeatInterleaved(ctx context.Context, specs []sessionSpec, n int)
 	}
 	out := make([]Result, len(specs))
 	for i, rs := range runs {
-		slices.SortFunc(rs, func(a, b Result) int {
-			switch {
-			case a.Total < b.Total:
-				return -1
-			case a.Total > b.Total:
-				return 1
-			}
-			return 0
-		})
-		m := rs[len(rs)/2]
-		m.Runs, m.TotalMin, m.TotalMax = len(rs), rs[0].Total, rs[len(rs)-1].Total
+		m := medianRun(rs)
 		m.ReadMin, m.ReadMax, m.CPUMin, m.CPUMax = m.ReadRate, m.ReadRate, m.CPUPerLineUs, m.CPUPerLineUs
 		for _, r := range rs {
-			m.Lost, m.Repeated, m.OutOfOrder = max(m.Lost, r.Lost), max(m.Repeated, r.Repeated), max(m.OutOfOrder, r.OutOfOrder)
 			m.Unwanted = max(m.Unwanted, r.Unwanted)
 			m.ReadMin, m.ReadMax = min(m.ReadMin, r.ReadRate), max(m.ReadMax, r.ReadRate)
 			m.CPUMin, m.CPUMax = min(m.CPUMin, r.CPUPerLineUs), max(m.CPUMax, r.CPUPerLineUs)

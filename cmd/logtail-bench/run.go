@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -250,21 +251,19 @@ func (e *env) repeatThroughput(ctx context.Context, sp sessionSpec, n int) (Resu
 		}
 		rs = append(rs, r)
 	}
-	slices.SortFunc(rs, func(a, b Result) int {
-		switch {
-		case a.Total < b.Total:
-			return -1
-		case a.Total > b.Total:
-			return 1
-		}
-		return 0
-	})
+	return medianRun(rs), nil
+}
+
+// medianRun is the median of runs by total lines/s, with the range of the
+// totals and any loss, repeat or reordering that any run saw. It sorts rs.
+func medianRun(rs []Result) Result {
+	slices.SortFunc(rs, func(a, b Result) int { return cmp.Compare(a.Total, b.Total) })
 	m := rs[len(rs)/2]
 	m.Runs, m.TotalMin, m.TotalMax = len(rs), rs[0].Total, rs[len(rs)-1].Total
 	for _, r := range rs { // any loss in any run shows
 		m.Lost, m.Repeated, m.OutOfOrder = max(m.Lost, r.Lost), max(m.Repeated, r.Repeated), max(m.OutOfOrder, r.OutOfOrder)
 	}
-	return m, nil
+	return m
 }
 
 func (e *env) buildLogtaild(ctx context.Context) error {
