@@ -131,22 +131,12 @@ func TestCatchUpMemory(t *testing.T) {
 // writeLines fills path with n bytes of numbered 100-byte lines, a block at
 // a time.
 func writeLines(path string, n int) error {
-	f, err := os.Create(path)
-	if err != nil {
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
 		return err
 	}
 	var block []byte
 	for i := 0; len(block) < 1<<20; i++ {
 		block = fmt.Appendf(block, "%-99d\n", i)
 	}
-	block = block[:1<<20/100*100]
-	for n > 0 {
-		w, err := f.Write(block[:min(n, len(block))])
-		if err != nil {
-			f.Close()
-			return err
-		}
-		n -= w
-	}
-	return f.Close()
+	return writeBlocks(path, block[:1<<20/100*100], n)
 }

@@ -128,11 +128,15 @@ func TestMemoryLongLine(t *testing.T) {
 // writeRepeated fills path with n bytes b, a block at a time so the test
 // itself does not hold the file in memory.
 func writeRepeated(path string, b byte, n int) error {
+	return writeBlocks(path, bytes.Repeat([]byte{b}, 1<<20), n)
+}
+
+// writeBlocks fills the existing file path with n bytes of block repeated.
+func writeBlocks(path string, block []byte, n int) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		return err
 	}
-	block := bytes.Repeat([]byte{b}, 1<<20)
 	for n > 0 {
 		w, err := f.Write(block[:min(n, len(block))])
 		if err != nil {

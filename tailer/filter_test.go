@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -42,20 +41,6 @@ func placed(t *testing.T, f *os.File, start, end int64, limit int, r Renderer) *
 	return b
 }
 
-func writeFile(t *testing.T, content string) *os.File {
-	t.Helper()
-	name := filepath.Join(t.TempDir(), "f.log")
-	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
-}
-
 // A filtered batch holds the kept lines in every form; each kept line's
 // size reaches back to the end of the kept line before it (to the batch's
 // start for the first), and its End is right after its last line, with the
@@ -63,7 +48,7 @@ func writeFile(t *testing.T, content string) *os.File {
 func TestBatchFilter(t *testing.T) {
 	const limit = 16
 	content := "a keep\nb drop\nc keep \xff\nd drop\ne keep, a line longer than the limit\nf drop\ng keep\nh drop\ni drop\n"
-	f := writeFile(t, content)
+	f := writeTemp(t, []byte(content))
 	ends := []int64{}
 	for i, c := range []byte(content) {
 		if c == '\n' {
@@ -131,7 +116,7 @@ func splitLines(p []byte) [][]byte {
 // Every subscriber asking a batch for one filter gets what one computation
 // made: the predicate runs once per line, however many ask at once.
 func TestBatchFilterOncePerKey(t *testing.T) {
-	f := writeFile(t, strings.Repeat("keep\ndrop\n", 500))
+	f := writeTemp(t, []byte(strings.Repeat("keep\ndrop\n", 500)))
 	b := placed(t, f, 0, 5000, 1024, nil)
 	var calls, other atomic.Int64
 	var wg sync.WaitGroup
@@ -251,7 +236,7 @@ func TestFindLast(t *testing.T) {
 		if iter%4 == 1 {
 			content += "unfinished MATCH"
 		}
-		f := writeFile(t, content)
+		f := writeTemp(t, []byte(content))
 		n := rng.IntN(30)
 		budget := []int64{0, 1, 64, int64(rng.IntN(len(content) + 10)), int64(len(content)) * 2}[rng.IntN(5)]
 		name := fmt.Sprintf("%d: %d bytes, n %d, budget %d", iter, len(content), n, budget)
@@ -289,7 +274,7 @@ func TestFindLast(t *testing.T) {
 func TestFindLastMemory(t *testing.T) {
 	line := strings.Repeat("nothing to see here ", 4) + "\n"
 	content := strings.Repeat(line, (32<<20)/len(line))
-	f := writeFile(t, content)
+	f := writeTemp(t, []byte(content))
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	sc, err := FindLast(f, int64(len(content)), 10, 1<<20, 32<<20, func(l []byte) bool { return bytes.Contains(l, []byte("MATCH")) })
