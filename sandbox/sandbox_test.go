@@ -82,6 +82,9 @@ func openFDs(t *testing.T) int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
+		if os.Getenv("CI") == "true" { // Linux has /proc: CI counts them
+			t.Fatalf("cannot count file descriptors: %v", err)
+		}
 		t.Skipf("cannot count file descriptors: %v", err)
 	}
 	return len(ents)

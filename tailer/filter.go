@@ -156,11 +156,10 @@ func (src *source) keepHead(b *Batch, n int64) {
 // Place sets b's End to the position of offset end in f, right after b's
 // lines, and keeps what Filter needs to place a line before it.
 func (b *Batch) Place(f *os.File, end int64) error {
-	st, err := statFile(f)
+	src, err := sourceOf(f)
 	if err != nil {
 		return err
 	}
-	src := source{file: f, stat: st}
 	b.End = src.position(end)
 	b.head = src.head // read by position when end > 0; its own copy
 	return nil

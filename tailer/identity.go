@@ -127,10 +127,18 @@ func sameContent(p wire.Position, f io.ReaderAt) bool {
 
 // PositionAt is the position of offset off in an open file.
 func PositionAt(f *os.File, off int64) (wire.Position, error) {
-	st, err := statFile(f)
+	src, err := sourceOf(f)
 	if err != nil {
 		return wire.Position{}, err
 	}
-	src := source{file: f, stat: st}
 	return src.position(off), nil
+}
+
+// sourceOf is an open file as a source, for making positions in it.
+func sourceOf(f *os.File) (*source, error) {
+	st, err := statFile(f)
+	if err != nil {
+		return nil, err
+	}
+	return &source{file: f, stat: st}, nil
 }
