@@ -671,6 +671,13 @@ func (f *follower) look() bool {
 			f.watch()
 		}
 	}
+	gs := f.generations()
+	for i := 1; i < len(gs); i++ {
+		// born after it: not a copy of it (copytruncate), which comes first
+		if p := gs[i-1]; p.left == 0 && gs[i].stat.born > p.stat.born {
+			p.left = gs[i].stat.born
+		}
+	}
 	if len(f.chain) > 0 {
 		f.ticker.Reset(min(graceTick, f.hub.cfg.PollInterval))
 	}
@@ -897,7 +904,7 @@ func NewBatch(raw []byte, html bool, r Renderer) *Batch {
 // stands (the boundary after its lines, or its start for an event).
 func (f *follower) fanout(b *Batch, src *source) {
 	if src != nil {
-		b.End = src.position(src.boundary)
+		b.End = f.positionOf(src, src.boundary)
 	}
 	if b.Event != "" && f.hub.cfg.OnEvent != nil {
 		f.hub.cfg.OnEvent(b.Event)
@@ -910,6 +917,23 @@ func (f *follower) fanout(b *Batch, src *source) {
 			f.end(s, ErrSlow)
 		}
 	}
+}
+
+// positionOf is src's position at off, a boundary. When src is the file
+// under the name as the follower last looked, the name is looked at after
+// its change time is taken: if another file, born after it, is there
+// already (the follower has not seen the rotation yet), the position is as
+// of that file's birth, so that a resume after src is gone takes that file
+// for a later one, whenever src was last written.
+func (f *follower) positionOf(src *source, off int64) wire.Position {
+	p := src.position(off)
+	if f.cur == nil || src.stat.id != f.cur.stat.id || src.as != nil || src.left != 0 {
+		return p
+	}
+	if under, err := statPath(f.name); err == nil && under.id != src.stat.id && under.born > src.stat.born {
+		p.Asof = min(p.Asof, under.born)
+	}
+	return p
 }
 
 // errMoved: the path no longer leads to the file that was looked for.

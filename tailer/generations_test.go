@@ -213,3 +213,145 @@ func TestHubCopytruncateUnread(t *testing.T) {
 		t.Errorf("no truncated event")
 	}
 }
+
+// TestHubResumeGoneReplaced: while the client was away (the hub closed, as
+// by a restart), another file came under the name: a file renamed over it,
+// or a symlink's new target. That file came after the client's all the
+// same, though it was made (born) before the client's last position, and
+// is read from its start. The client's file is found where it still is
+// (an old target next to the new one); only when it is gone, a gap says so.
+func TestHubResumeGoneReplaced(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		symlink bool
+		keep    bool // the old target stays
+	}{
+		{"renamed over", false, false},
+		{"symlink, old target removed", true, false},
+		{"symlink, old target kept", true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			name := filepath.Join(dir, "app.log")
+			a, b := name, filepath.Join(dir, "next")
+			if tt.symlink {
+				if err := os.Mkdir(filepath.Join(dir, "targets"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				a, b = filepath.Join(dir, "targets", "a.log"), filepath.Join(dir, "targets", "b.log")
+				appendTo(t, a, "")
+				if err := os.Symlink("targets/a.log", name); err != nil {
+					t.Fatal(err)
+				}
+			}
+			appendTo(t, a, "")
+			h := NewHub(testConfig())
+			e := subscribeEvents(t, h, name, Options{})
+			appendTo(t, b, "b 0\nb 1\n")
+			bst, err := statPath(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A is written until its change time, which the position
+			// carries, is past B's birth (file times tick coarsely)
+			n := 0
+			for {
+				appendTo(t, a, fmt.Sprintf("a %d\n", n))
+				n++
+				ast, err := statPath(a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ast.ctime > bst.born {
+					break
+				}
+			}
+			e.until(n)
+			pos := e.last
+			h.Close()
+
+			if tt.symlink {
+				if err := os.Symlink("targets/b.log", name+".tmp"); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(name+".tmp", name); err != nil {
+					t.Fatal(err)
+				}
+				if !tt.keep {
+					if err := os.Remove(a); err != nil {
+						t.Fatal(err)
+					}
+				}
+			} else if err := os.Rename(b, name); err != nil { // A unlinked
+				t.Fatal(err)
+			}
+			h2 := newTestHub(t, testConfig())
+			r := subscribeEvents(t, h2, name, Options{From: &pos})
+			appendTo(t, name, "b 2\n")
+			r.until(3)
+			if got, want := r.linesOnly(), "b 0\nb 1\nb 2\n"; got != want {
+				t.Fatalf("after resuming from %s: got %q, want %q (items %q)", pos, got, want, r.items)
+			}
+			gaps := strings.Count(strings.Join(r.items, "|"), wire.EventGap)
+			if want := map[bool]int{true: 0, false: 1}[tt.keep]; gaps != want {
+				t.Errorf("%d gap events, want %d: %q", gaps, want, r.items)
+			}
+		})
+	}
+}
+
+// TestHubResumeGoneBehind: the client was behind, still reading a file
+// renamed away (the program wrote to it after the next file was made),
+// when the daemon stopped; meanwhile that file was removed by the next
+// rotation. The next file, now rotated too, is read before the one under
+// the name: nothing lost after the gap.
+func TestHubResumeGoneBehind(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "app.log")
+	appendTo(t, name, "")
+	h := NewHub(testConfig())
+	e := subscribeEvents(t, h, name, Options{})
+	appendTo(t, name, "a 0\n")
+	e.until(1)
+	if err := os.Rename(name, name+".1"); err != nil { // A
+		t.Fatal(err)
+	}
+	appendTo(t, name, "b 0\n") // B, born now
+	bst, err := statPath(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the program writes to A until it reopens: A's change time, which
+	// the client's position carries, is past B's birth
+	n := 1
+	for {
+		appendTo(t, name+".1", fmt.Sprintf("a %d\n", n))
+		n++
+		ast, err := statPath(name + ".1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ast.ctime > bst.born {
+			break
+		}
+	}
+	e.until(n) // the client has A's lines, and stops before B's
+	pos := e.last
+	if pos.Ino == bst.id.ino {
+		t.Fatalf("the position %s is in B already", pos)
+	}
+	h.Close()
+
+	// rotation while the daemon is down (keep 1): A removed, B to .1
+	if err := os.Rename(name, name+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, name, "c 0\n")
+	h2 := newTestHub(t, testConfig())
+	r := subscribeEvents(t, h2, name, Options{From: &pos})
+	appendTo(t, name, "c 1\n")
+	r.until(3)
+	if got, want := r.linesOnly(), "b 0\nc 0\nc 1\n"; got != want {
+		t.Fatalf("after resuming from %s (B born %d): got %q, want %q (items %q)", pos, bst.born, got, want, r.items)
+	}
+}

@@ -99,17 +99,9 @@ func (f *follower) openAt(pos wire.Position) (*source, string) {
 		return nil, outOfFiles
 	}
 	gone := fmt.Sprintf("the file at %s is gone; the lines written to it after that position are lost", pos)
-	dir := filepath.Dir(f.name)
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil, gone
-	}
-	defer d.Close()
-	names, _ := d.Readdirnames(maxSiblings)
-	for _, n := range names {
-		p := filepath.Join(dir, n)
-		var st syscall.Stat_t
-		if syscall.Lstat(p, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Ino != pos.Ino || uint64(st.Dev) != pos.Dev {
+	for _, dir := range searchDirs(f.name) {
+		p, ok := findInode(dir, pos)
+		if !ok {
 			continue
 		}
 		file, fs, err := f.openAs(p, id)
@@ -126,6 +118,37 @@ func (f *follower) openAt(pos wire.Position) (*source, string) {
 		return newSource(file, fs, p, f.hub.cfg.MaxLineBytes), ""
 	}
 	return nil, gone
+}
+
+// searchDirs are where a file that left the name may be: the name's
+// directory (rotated names), and, when the name is a symbolic link, its
+// target's (the targets it pointed to before).
+func searchDirs(name string) []string {
+	dirs := []string{filepath.Dir(name)}
+	if real, err := filepath.EvalSymlinks(name); err == nil {
+		if d := filepath.Dir(real); d != dirs[0] {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+// findInode looks in dir for the regular file pos names.
+func findInode(dir string, pos wire.Position) (string, bool) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return "", false
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(maxSiblings)
+	for _, n := range names {
+		p := filepath.Join(dir, n)
+		var st syscall.Stat_t
+		if syscall.Lstat(p, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG && st.Ino == pos.Ino && uint64(st.Dev) == pos.Dev {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 // copiedSince looks for what copytruncate took from the position's file
@@ -261,7 +284,7 @@ func (src *source) dup(limit int) *source {
 		return nil
 	}
 	d := newSource(file, src.stat, src.name, limit)
-	d.head = src.head
+	d.head, d.left = src.head, src.left
 	return d
 }
 
@@ -304,6 +327,7 @@ func (f *follower) advance(s *Subscription, c *cursor) {
 		g := f.generation(src.stat.id)
 		want := int64(readBlock)
 		if g != nil {
+			src.left = g.left
 			if src.off == g.boundary && src.sp.pending() {
 				// the follower ended this line there (a newer file came)
 				c.take(f, s, src.finish())
@@ -382,7 +406,7 @@ func (c *cursor) take(f *follower, s *Subscription, out lines) {
 	b := NewBatch(out.raw, s.html, c.html)
 	b.catchUp = true
 	b.Sizes = out.sizes
-	b.End = c.src.position(c.src.boundary)
+	b.End = f.positionOf(c.src, c.src.boundary)
 	c.src.keepHead(b, out.bytes)
 	f.sendTo(s, b)
 }
@@ -433,12 +457,20 @@ func (f *follower) nextAfter(c *cursor) (*source, error) {
 				return false // read already (a new file may have its inode)
 			}
 		}
+		if sb.path == f.name {
+			// another file under the name came there after last left it,
+			// whenever it was made (a symlink's new target, a file renamed
+			// over the old one, made before the client's position); copies
+			// go to other names
+			return true
+		}
 		if lastGen.path == "" {
 			// gone: all there is to go by is its birth, and when the client
-			// was there (copies made before hold lines it had)
-			// (one clock tick may hold a burst of rotations: a file born
-			// with it is taken for an older one)
-			return last.born != 0 && st.born > last.born && st.born >= c.asof
+			// was there (copies made before hold lines it had). Files born
+			// in its clock tick (a burst of rotations) are newer: rotation
+			// removes the oldest first, so an older file outlives it rarely,
+			// a newer one always.
+			return last.born != 0 && (st.born == last.born || st.born > last.born && st.born >= c.asof)
 		}
 		// Born later but last modified before last was: a copy of it made
 		// when it was truncated (copytruncate), holding its earlier lines.

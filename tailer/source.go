@@ -34,6 +34,11 @@ type source struct {
 	atEOF    bool      // the last read reached the end
 	until    time.Time // no longer under the name: read at least until then
 	events   []*Batch  // to send before anything more of it
+	// left is the birth of the file that came under the name after this
+	// one, once there is one: positions are as of then at the latest
+	// (copies of it were made while it was under the name; files born
+	// after, though it was written later, came after it)
+	left int64
 	// as, when set, is the file this one is a copy of (copytruncate): its
 	// positions are that file's, in the content it had when copied, so a
 	// client never holds a position in a copy, which nothing orders.
@@ -134,6 +139,9 @@ func (src *source) position(off int64) wire.Position {
 	p := wire.Position{Dev: src.stat.id.dev, Ino: src.stat.id.ino, Born: src.stat.born, Offset: off, Tagged: true}
 	if st, err := statFile(src.file); err == nil {
 		p.Asof = st.ctime
+		if src.left != 0 {
+			p.Asof = min(p.Asof, src.left)
+		}
 	}
 	p.Head = headSum(head[:min(int(min(off, headBytes)), len(head))])
 	return p

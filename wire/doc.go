@@ -103,7 +103,8 @@
 // A position is DEV:INO:bBORN.ASOF.HEAD:OFFSET ([Position]): the file's
 // device and inode; its birth time (0 where the file system keeps none), so
 // that a new file under a reused inode is another file; the file's change
-// time when the position was made; a checksum (FNV-64a, hexadecimal) of its
+// time when the position was made (or, once another file has come under
+// the name, that file's birth time, if earlier); a checksum (FNV-64a, hexadecimal) of its
 // first min(OFFSET, 64) bytes, so that a file truncated and written again is
 // other content; and the byte offset. The older form DEV:INO:OFFSET is still
 // accepted. Clients treat positions as opaque but for the offset, the last

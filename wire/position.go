@@ -13,9 +13,10 @@ import (
 // (ext4, xfs, btrfs, tmpfs). Head, a checksum of its first min(Offset, 64)
 // bytes, names the content the position is in: a file truncated and written
 // again (copytruncate) starts otherwise, and a copy of it as it was starts
-// the same. Asof is the file's change time when the position was made:
-// copies made since then hold what came after the position, older ones what
-// came before. Positions of the older DEV:INO:OFFSET form carry none of this
+// the same. Asof is the file's change time when the position was made, or
+// the birth of the file that came under the name after it if that was
+// earlier: copies made since then hold what came after the position, older
+// ones what came before, and files born since then came after it. Positions of the older DEV:INO:OFFSET form carry none of this
 // and are trusted on device and inode alone.
 type Position struct {
 	Dev    uint64
