@@ -138,11 +138,14 @@ func runNoLossSeed(t *testing.T, seed uint64) {
 		}
 	}
 	if failed {
+		hog := "LOGTAIL_HOG=0 "
+		if opts.hog {
+			hog = "LOGTAIL_HOG=1 "
+		}
 		t.Errorf("seed %d (hog %v, %s naming, keep %d, symlink %v); replay with\n"+
-			"\tgo test -race ./server -run 'TestNoLoss/seed=%d$' -v   (a CI seed)\n"+
-			"\tLOGTAIL_SEED=%d go test -race ./server -run 'TestNoLoss$' -v\n"+
+			"\t%sLOGTAIL_SEED=%d go test -race ./server -run 'TestNoLoss$' -v\n"+
 			"what the writer did:\n%s",
-			seed, opts.hog, plan.Naming, plan.Keep, plan.Symlink, seed, seed, res.hist.opsReport())
+			seed, opts.hog, plan.Naming, plan.Keep, plan.Symlink, hog, seed, res.hist.opsReport())
 	}
 }
 
