@@ -23,6 +23,11 @@
 //	exclude=RE  not the lines that match RE; with grep, both apply. Events always pass.
 //	            A bad expression is refused with 400 and the parser's message.
 //	download=1  over plain HTTP: the whole file as an attachment
+//	before=POS  the N lines (lines=N) that end at POS, a position a message gave, then
+//	            the stream ends (1000): paging back; not with tail=1 or from=
+//
+// The path may also name many files (see Many files): a directory, or '*'
+// wildcards in its last elements.
 //
 // Unknown parameters are ignored; a known one given twice, or a value that
 // cannot be read, is refused with 400 and a one-line reason.
@@ -115,6 +120,49 @@
 // daemon remembers. Lines written since, in that file and in the files that
 // came under the name after it, are sent in order; what is gone is a gap
 // event.
+//
+// # Many files
+//
+// A path that is a directory, or has '*' in its elements (filepath.Match
+// patterns: /var/log/app/*.log, /var/log/*/access.log), is a stream of
+// every regular file it matches inside the daemon's roots, as a single file
+// would be checked (a symlink leading out is never followed). Not taken: names
+// starting with '.', and rotated generations of another file taken
+// (app.log.1, app.log.2.gz, app-20261204.log next to app.log), which are
+// read as that file's generations. A pattern matching no file is a stream
+// that waits for one (404 only when its directory does not exist); more
+// than the daemon's --max-files is refused (400) with the count.
+//
+// Each file is followed as a single one (across rotation and truncation),
+// and lines=N is the last N of each (as tail -n N a.log b.log). In json
+// every message has "file", the file's path (as in the URL, wildcards
+// resolved), and the position in that file; a followed stream starts with a
+// message for every file, even with no lines, so that a client knows where
+// each stands. In text, a line "==> PATH <==" (after an empty line, but for
+// the first) comes before lines of another file than the last lines' (as
+// GNU tail does); in html, that line is <div class="lt-file">==&gt; PATH
+// &lt;==</div>. Files that come to match join with a joined event and are
+// read from their start; files that go (removed, or renamed out of the
+// pattern, for longer than the daemon's grace period) leave with a left
+// event.
+//
+// A client resumes a stream of many files with from=CURSOR ([Cursor]): the
+// last pos of each file, by its "file". Each file resumes as from=POS would;
+// a file the cursor does not name (it came to match while the client was
+// away) is read from its start; a file the cursor names that no longer
+// matches is a left event.
+//
+// # Paging back
+//
+// before=POS&lines=N (format=json) answers with one message: the N lines
+// that end at POS, "pos" POS, and "start" the position where the first of
+// them begins; then the stream closes (1000). before=START asks for the page
+// before; a start at offset 0 is the file's start. POS may be in the file
+// under the name or in a rotated generation that is still there; when its
+// file is gone, or POS is not a line boundary of it, the request is
+// refused (404, 400). grep= and exclude= apply: the N lines that pass,
+// searched back at most --max-scan-bytes (then "start" is where the search
+// stopped). In text and html, the lines only.
 //
 // # Close codes
 //

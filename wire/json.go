@@ -14,6 +14,13 @@ const (
 	// matching lines stopped at the daemon's --max-scan-bytes before it
 	// found as many as asked; older lines were not searched.
 	EventScanLimit = "scan-limit"
+	// EventJoined, in a stream of many files: a file came to match; its
+	// lines follow, from its start.
+	EventJoined = "joined"
+	// EventLeft, in a stream of many files: a file no longer matches (it
+	// was removed, or renamed to a name the stream does not take); nothing
+	// more comes from it.
+	EventLeft = "left"
 )
 
 // The encoder's parts. A json message of lines is built in place, batch by
@@ -83,7 +90,24 @@ type LineSize struct {
 // (from AppendSizes; omitted when empty), partial (an unfinished last line,
 // omitted when nil) and the position after the lines.
 func AppendLinesEnd(dst, sizes, partial []byte, pos Position) []byte {
+	return AppendLinesEndOf(dst, sizes, partial, nil, nil, pos)
+}
+
+// AppendLinesEndOf is AppendLinesEnd with the file the lines are from (a
+// stream of many files; omitted when nil, made valid UTF-8) and, for an
+// answer to before=, the position where the first line starts (omitted when
+// nil).
+func AppendLinesEndOf(dst, sizes, partial, file []byte, start *Position, pos Position) []byte {
 	dst = append(dst, ']')
+	if file != nil {
+		dst = append(dst, `,"file":`...)
+		dst = AppendString(dst, AppendValidUTF8(nil, file))
+	}
+	if start != nil {
+		dst = append(dst, `,"start":"`...)
+		dst = start.Append(dst)
+		dst = append(dst, '"')
+	}
 	if len(sizes) > 0 {
 		dst = append(dst, `,"sizes":[`...)
 		dst = append(dst, sizes...)

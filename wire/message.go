@@ -19,8 +19,12 @@ type Message struct {
 	Partial string  `json:"partial"` // without tail=1: the file's unfinished last line
 	Event   string  `json:"event"`   // EventRotated, EventTruncated, EventGap; "" for lines
 	Reason  string  `json:"reason"`
-	File    string  `json:"file"`  // the file concerned, when known
-	Bytes   *int64  `json:"bytes"` // a gap: how many bytes were lost, when known
+	File    string  `json:"file"` // the file concerned; in a stream of many files, on every message
+	// Start, in an answer to before=, is where the first of the lines
+	// begins: before=START asks for the page before it. Offset 0 is the
+	// file's start.
+	Start string `json:"start"`
+	Bytes *int64 `json:"bytes"` // a gap: how many bytes were lost, when known
 }
 
 // Decode reads one message.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // Formats of a stream's messages (format=).
@@ -26,6 +27,13 @@ type Query struct {
 	Format string    // FormatHTML, FormatText or FormatJSON; "" is FormatHTML
 	HTML   bool      // json lines carry their HTML form
 	From   *Position // resume right after this position, instead of the last lines
+	// Cursor, for a stream of many files, resumes each right after its
+	// position (from= with a cursor's text); files it does not name are
+	// read from their start.
+	Cursor *Cursor
+	// Before asks for the Lines lines that end at this position (a line
+	// boundary a message gave), to page back; not with Tail.
+	Before *Position
 	// Grep keeps only the lines that match it, Exclude drops those that
 	// match it (RE2 syntax, Go's regexp; "(?i)" for case); both may be
 	// given. Events always pass.
@@ -41,12 +49,21 @@ func (q Query) WantHTML() bool { return q.Format == FormatHTML || q.Format == ""
 // others (a token, a cache-buster) alone. Lines is left out when From is
 // set.
 func (q Query) Set(v url.Values) {
-	if q.From != nil {
+	switch {
+	case q.From != nil:
 		v.Del("lines")
 		v.Set("from", q.From.String())
-	} else {
+	case q.Cursor != nil:
+		v.Del("lines")
+		v.Set("from", q.Cursor.String())
+	default:
 		v.Del("from")
 		v.Set("lines", strconv.Itoa(q.Lines))
+	}
+	if q.Before != nil {
+		v.Set("before", q.Before.String())
+	} else {
+		v.Del("before")
 	}
 	if q.Tail {
 		v.Set("tail", "1")
@@ -90,7 +107,7 @@ func ParseQuery(raw string, maxLines int) (Query, error) {
 	}
 	for key, v := range values {
 		switch key {
-		case "lines", "tail", "format", "html", "from", "grep", "exclude", "download":
+		case "lines", "tail", "format", "html", "from", "grep", "exclude", "download", "before":
 			if len(v) > 1 {
 				return q, fmt.Errorf("%s given %d times", key, len(v))
 			}
@@ -115,11 +132,26 @@ func ParseQuery(raw string, maxLines int) (Query, error) {
 		}
 	}
 	if v, ok := values["from"]; ok {
+		if strings.HasPrefix(v[0], CursorPrefix) {
+			c, err := ParseCursor(v[0])
+			if err != nil {
+				return q, fmt.Errorf("from: %v", err)
+			}
+			q.Cursor = c
+		} else {
+			pos, err := ParsePosition(v[0])
+			if err != nil {
+				return q, fmt.Errorf("from: %v", err)
+			}
+			q.From = &pos
+		}
+	}
+	if v, ok := values["before"]; ok {
 		pos, err := ParsePosition(v[0])
 		if err != nil {
-			return q, fmt.Errorf("from: %v", err)
+			return q, fmt.Errorf("before: %v", err)
 		}
-		q.From = &pos
+		q.Before = &pos
 	}
 	if v, ok := values["format"]; ok {
 		switch v[0] {
@@ -137,8 +169,11 @@ func ParseQuery(raw string, maxLines int) (Query, error) {
 			*dst = v[0]
 		}
 	}
-	if q.From != nil && !q.Tail {
+	if (q.From != nil || q.Cursor != nil) && !q.Tail {
 		return q, errors.New("from= resumes a followed stream: add tail=1")
+	}
+	if q.Before != nil && (q.Tail || q.From != nil || q.Cursor != nil) {
+		return q, errors.New("before= pages back and ends: not with tail=1 or from=")
 	}
 	return q, nil
 }

@@ -1,0 +1,95 @@
+package wire
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// CursorPrefix starts a cursor's text, which tells it from a position.
+const CursorPrefix = "c1."
+
+// Cursor is where a stream of many files stands: the position in each of
+// its files (by the path its messages name in "file") that the last message
+// of that file gave. from=CURSOR resumes each file right after its
+// position; a file the cursor does not name, which came to match since, is
+// read from its start. A client keeps one by Set, for every message with a
+// file and a pos.
+type Cursor struct {
+	pos map[string]string // file → position text
+}
+
+// Set records that the stream stands at pos in file.
+func (c *Cursor) Set(file, pos string) {
+	if file == "" || pos == "" {
+		return
+	}
+	if c.pos == nil {
+		c.pos = make(map[string]string)
+	}
+	c.pos[file] = pos
+}
+
+// Delete forgets file (it left the stream).
+func (c *Cursor) Delete(file string) { delete(c.pos, file) }
+
+// Get is the position recorded for file.
+func (c *Cursor) Get(file string) (string, bool) {
+	p, ok := c.pos[file]
+	return p, ok
+}
+
+// Files are the files the cursor names, in order.
+func (c *Cursor) Files() []string { return slices.Sorted(maps.Keys(c.pos)) }
+
+// Len is how many files the cursor names.
+func (c *Cursor) Len() int { return len(c.pos) }
+
+// String is the cursor as a client sends it in from=: CursorPrefix, then
+// base64url (no padding) of a JSON object from file to position.
+func (c *Cursor) String() string {
+	m := c.pos
+	if m == nil {
+		m = map[string]string{}
+	}
+	data, _ := json.Marshal(m) // keys sorted: one cursor, one text
+	return CursorPrefix + base64.RawURLEncoding.EncodeToString(data)
+}
+
+// ParseCursor reads a cursor written by Cursor.String, checking that each
+// position is one.
+func ParseCursor(s string) (*Cursor, error) {
+	const want = "want the cursor a stream of many files gave (c1.…)"
+	rest, ok := strings.CutPrefix(s, CursorPrefix)
+	if !ok {
+		return nil, fmt.Errorf("cursor %.40q: %s", s, want)
+	}
+	data, err := base64.RawURLEncoding.DecodeString(rest)
+	if err != nil {
+		return nil, fmt.Errorf("cursor %.40q: %s", s, want)
+	}
+	var m map[string]string
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("cursor %.40q: %s", s, want)
+	}
+	for f, p := range m {
+		if _, err := ParsePosition(p); err != nil {
+			return nil, fmt.Errorf("cursor, file %.80q: %v", f, err)
+		}
+	}
+	return &Cursor{pos: m}, nil
+}
+
+// Positions are the cursor's positions, parsed, by file.
+func (c *Cursor) Positions() map[string]Position {
+	out := make(map[string]Position, len(c.pos))
+	for f, p := range c.pos {
+		if pos, err := ParsePosition(p); err == nil {
+			out[f] = pos
+		}
+	}
+	return out
+}
