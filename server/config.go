@@ -41,6 +41,13 @@ type Config struct {
 	// MaxScanBytes bounds how far back from the end the last lines that
 	// match grep=/exclude= are searched (0: 64 MiB).
 	MaxScanBytes int64
+	// MaxFiles bounds the files one stream of many files (a directory, a
+	// pattern) may take; more are refused with 400 (0: 1000).
+	MaxFiles int
+	// MaxWatches bounds the inotify watches the followers hold, all
+	// together; beyond it, files are followed by polling (0: 8192, or
+	// less when the kernel allows fewer).
+	MaxWatches int
 	// IndexMaxEntries bounds the entries one walk of the roots for the index
 	// visits (0: the web package's default).
 	IndexMaxEntries int

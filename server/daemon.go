@@ -88,6 +88,9 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.MaxScanBytes <= 0 {
 		cfg.MaxScanBytes = defaultMaxScanBytes
 	}
+	if cfg.MaxFiles <= 0 {
+		cfg.MaxFiles = defaultMaxFiles
+	}
 	hosts, err := newHostPolicy(cfg.AllowHosts, cfg.Addr)
 	if err != nil {
 		box.Close()
@@ -119,6 +122,7 @@ func New(cfg Config) (*Daemon, error) {
 		MaxLineBytes: cfg.MaxLineBytes,
 		QueueBytes:   cfg.ClientQueueBytes,
 		CatchUpBytes: int64(cfg.CatchUpBytes),
+		MaxWatches:   cfg.MaxWatches,
 		NewRenderer:  func() tailer.Renderer { return new(render.Stream) },
 	})
 	d.web = web.New(web.Config{

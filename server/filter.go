@@ -23,6 +23,9 @@ import (
 // defaultMaxScanBytes is --max-scan-bytes' default.
 const defaultMaxScanBytes = 64 << 20
 
+// defaultMaxFiles is --max-files when a Config leaves it 0.
+const defaultMaxFiles = 1000
+
 // posEvery is how often, at most, a filtered json stream says how far it
 // has read while no line passes: a resume then rescans at most that much.
 const posEvery = time.Second

@@ -72,6 +72,11 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 		d.streams.Add(-1)
 		d.wg.Done()
 	}
+	if q.Before != nil { // paging back (before.go): the lines, then the end
+		defer done()
+		d.before(w, r, name, q, form)
+		return
+	}
 	if form != formWebSocket { // SSE, text, ndjson, download: on this goroutine
 		defer done()
 		d.serveHTTPForm(w, r, name, q, form)

@@ -53,6 +53,11 @@ type Config struct {
 	// subscriber for a gap only it has (a resume from a position whose file
 	// is gone). It must not block.
 	OnEvent func(kind string)
+	// MaxWatches bounds the inotify watches the hub's followers hold, all
+	// together (files and directories); beyond it, and when the kernel
+	// refuses one (fs.inotify.max_user_watches), a file is followed by
+	// polling every PollInterval. Default 8192.
+	MaxWatches int
 	// NewRenderer makes the HTML renderer of a followed file and of each
 	// reader of older lines; nil: no subscriber may ask for HTML.
 	NewRenderer func() Renderer

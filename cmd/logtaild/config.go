@@ -58,6 +58,8 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	fs.IntVar(&cfg.ClientQueueBytes, "client-queue-bytes", 8<<20, "how far (`BYTES`) a client may fall behind the others before it is closed with 1013 to resume")
 	fs.Var(&hosts, "allow-host", "answer requests for host `NAME` besides IP addresses and localhost, e.g. the name behind a proxy "+
 		"(repeatable; *.domain for its subdomains, * for any; LOGTAILD_ALLOW_HOST takes a comma-separated list)")
+	fs.IntVar(&cfg.MaxFiles, "max-files", 1000, "the most files `N` one stream of a directory or a pattern may take (more are refused)")
+	fs.IntVar(&cfg.MaxWatches, "max-watches", 8192, "the most inotify watches `N` the daemon holds; beyond, files are followed by polling --poll-interval")
 	fs.IntVar(&cfg.CatchUpBytes, "catch-up-bytes", 16<<20, "how much (`BYTES`) the queues of clients catching up from a resume position hold, all together; more wait for room")
 	fs.Var(&origins, "allow-origin", "let pages of `ORIGIN`, written scheme://host[:port] (e.g. https://app.example.com), open streams and frame the viewer "+
 		"besides the daemon's own (repeatable; LOGTAILD_ALLOW_ORIGIN takes a comma-separated list)")
@@ -126,6 +128,10 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return cfg, usageError{errors.New("--catch-up-bytes must be at least 1048576")}
 	case cfg.MaxLineBytes < 1024:
 		return cfg, usageError{errors.New("--max-line-bytes must be at least 1024")}
+	case cfg.MaxFiles <= 0:
+		return cfg, usageError{errors.New("--max-files must be positive")}
+	case cfg.MaxWatches < 0:
+		return cfg, usageError{errors.New("--max-watches must not be negative")}
 	case cfg.MaxScanBytes <= 0:
 		return cfg, usageError{errors.New("--max-scan-bytes must be positive")}
 	case cfg.LogFormat != "text" && cfg.LogFormat != "json":
