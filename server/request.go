@@ -20,7 +20,12 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 			d.refuseErr(w, r, err)
 			return
 		}
-		if _, err := d.checkFile(name); err != nil {
+		if d.isMany(name) {
+			if _, err := d.matches(name); err != nil {
+				d.refuseMany(w, r, err)
+				return
+			}
+		} else if _, err := d.checkFile(name); err != nil {
 			d.refuseErr(w, r, err)
 			return
 		}
@@ -71,6 +76,24 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 	done := func() { // when the stream has ended, wherever it ran
 		d.streams.Add(-1)
 		d.wg.Done()
+	}
+	if d.isMany(name) { // a directory or a pattern (set.go)
+		defer func() {
+			if form != formWebSocket || !q.Tail {
+				done()
+			}
+		}()
+		switch {
+		case form != formWebSocket:
+			d.refuseStream(w, r, http.StatusBadRequest, "a stream of many files is served over WebSocket only")
+		case q.Before != nil || q.Download:
+			d.refuseStream(w, r, http.StatusBadRequest, "before= and download= name one file")
+		case q.Tail:
+			d.followMany(w, r, name, q, done)
+		default:
+			d.lastMany(w, r, name, q)
+		}
+		return
 	}
 	if q.Before != nil { // paging back (before.go): the lines, then the end
 		defer done()

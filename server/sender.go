@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"html"
 	"slices"
 
 	"github.com/logtail/logtail/tailer"
@@ -36,6 +37,13 @@ type sender struct {
 	// hs, for a plain-HTTP stream (httpstream.go), writes its frames in
 	// its form; nil over WebSocket (c)
 	hs *httpStream
+
+	// many: a stream of many files (set.go); file is the one whose
+	// batches come now, named on every json message, and in text and
+	// html by a "==> file <==" line when it changes
+	many    bool
+	file    []byte
+	headers int // such lines written
 }
 
 func newSender(c *wsconn.Conn, q wire.Query, st *streamStats) *sender {
@@ -90,6 +98,9 @@ func (s *sender) addJSON(b *tailer.Batch) error {
 		}
 		e := wire.Event{Kind: b.Event, Reason: b.Reason, File: b.File, Bytes: b.Bytes,
 			Pos: b.End, HasPos: b.End != (wire.Position{})}
+		if s.many { // the file of the stream it concerns, which a cursor names
+			e.File = string(s.file)
+		}
 		s.msg = wire.AppendEvent(s.msg, e)
 		var err error
 		if s.hs != nil {
@@ -181,7 +192,7 @@ func (s *sender) closeJSON() {
 	if s.partial != nil {
 		s.msg = slices.Grow(s.msg, wire.StringLen(s.partial)+len(s.sizes)+128) // not twice a long line
 	}
-	s.msg = wire.AppendLinesEnd(s.msg, s.sizes, s.partial, s.pos)
+	s.msg = wire.AppendLinesEndOf(s.msg, s.sizes, s.partial, s.file, nil, s.pos)
 	s.sizes, s.partial = s.sizes[:0], nil
 	s.open, s.filled = false, false
 }
@@ -216,4 +227,58 @@ func (s *sender) write() error {
 	err := s.c.WriteText(s.msg)
 	s.msg = s.msg[:wsconn.HeaderRoom]
 	return err
+}
+
+// member is what a sender keeps of one file of a stream of many while it
+// sends another's: where its last message ended, and its filter's state.
+type member struct {
+	pos wire.Position
+	flt *filterState
+}
+
+// switchTo makes the file named the one whose batches come next, in a
+// stream of many files: the message in the making (the last file's) is
+// ended first, and the last file's filter state is kept in was, the new
+// one's taken from to.
+func (s *sender) switchTo(name []byte, was, to *member) error {
+	if bytes.Equal(name, s.file) && s.headers > 0 {
+		return nil
+	}
+	if s.flt != nil {
+		if err := s.sayRead(false); err != nil {
+			return err
+		}
+	}
+	if err := s.flush(); err != nil {
+		return err
+	}
+	if was != nil {
+		was.pos, was.flt = s.pos, s.flt
+	}
+	s.file = name
+	if to != nil {
+		s.pos, s.flt = to.pos, to.flt
+	}
+	if s.format == wire.FormatJSON {
+		s.headers++
+		return nil
+	}
+	if s.buf == nil {
+		s.buf = wsconn.GetBuffer()
+		s.msg = *s.buf
+	}
+	var h []byte
+	if s.headers > 0 {
+		h = append(h, '\n')
+	}
+	s.headers++
+	text := wire.AppendValidUTF8(nil, name)
+	if s.format == wire.FormatText {
+		h = append(append(append(h, "==> "...), text...), " <==\n"...)
+	} else {
+		h = append(h, `<div class="lt-file">==&gt; `...)
+		h = append(h, html.EscapeString(string(text))...)
+		h = append(h, " &lt;==</div>\n"...)
+	}
+	return s.addLines(h)
 }

@@ -52,7 +52,7 @@ func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q w
 		done()
 		return
 	}
-	st.s, st.sub, st.hb = newSender(c, q, d.opened(r, name, q)), sub, hb
+	st.s, st.feed, st.hb = newSender(c, q, d.opened(r, name, q)), subFeed{sub}, hb
 	st.s.filter(flt, q.From, st.kick)
 	if lead != nil {
 		st.s.put(lead) // a failed write fails the first pass too
@@ -73,7 +73,7 @@ func (d *Daemon) follow(w http.ResponseWriter, r *http.Request, name string, q w
 type stream struct {
 	d        *Daemon
 	s        *sender
-	sub      *tailer.Subscription
+	feed     feed
 	hb       *heartbeat.Monitor
 	done     func()
 	stopQuit func() bool
@@ -150,7 +150,7 @@ func closing(code wsconn.CloseCode, reason string) passed {
 // heartbeat, then the lines, up to passBytes. An error ends the stream
 // beyond closing it politely.
 func (st *stream) pass() (passed, error) {
-	s, sub, hb := st.s, st.sub, st.hb
+	s, feed, hb := st.s, st.feed, st.hb
 	if st.d.quit.Err() != nil {
 		if err := st.drain(); err != nil {
 			return passed{}, err
@@ -191,7 +191,7 @@ func (st *stream) pass() (passed, error) {
 	}
 	sent := s.st.bytes
 	for s.st.bytes-sent < passBytes {
-		b, ok, waiting := takeBatch(sub)
+		b, ok, waiting := feed.take(s)
 		if !waiting {
 			break
 		}
@@ -199,11 +199,11 @@ func (st *stream) pass() (passed, error) {
 			if err := s.flush(); err != nil {
 				return passed{}, err
 			}
-			code, reason, err := closeFor(sub.Err())
+			code, reason, err := closeFor(feed.err())
 			return closing(code, reason), err
 		}
 		err := s.put(b) // writes each frame as it fills
-		sub.Release(b)
+		feed.release(b)
 		if err != nil {
 			return passed{}, err
 		}
@@ -228,14 +228,14 @@ func (st *stream) pass() (passed, error) {
 //
 //go:noinline
 func (st *stream) drain() error {
-	s, sub := st.s, st.sub
+	s, feed := st.s, st.feed
 	for {
-		b, ok, waiting := takeBatch(sub)
+		b, ok, waiting := feed.take(s)
 		if !waiting || !ok {
 			break
 		}
 		err := s.put(b)
-		sub.Release(b)
+		feed.release(b)
 		if err != nil {
 			return err
 		}
@@ -247,6 +247,26 @@ func (st *stream) drain() error {
 	st.d.reportSent(s.st)
 	return err
 }
+
+// feed is where a stream's batches come from: one file's subscription
+// (subFeed), or the subscriptions of the files of a stream of many
+// (setFeed, set.go).
+type feed interface {
+	// take is the next batch, if one is waiting (ok is false when the feed
+	// has ended: err says why); s is told the file it comes from.
+	take(s *sender) (b *tailer.Batch, ok, waiting bool)
+	release(b *tailer.Batch) // the batch taken last was sent
+	err() error
+	close()
+}
+
+// subFeed is a stream of one file.
+type subFeed struct{ sub *tailer.Subscription }
+
+func (f subFeed) take(*sender) (*tailer.Batch, bool, bool) { return takeBatch(f.sub) }
+func (f subFeed) release(b *tailer.Batch)                  { f.sub.Release(b) }
+func (f subFeed) err() error                               { return f.sub.Err() }
+func (f subFeed) close()                                   { f.sub.Close() }
 
 // takeBatch takes the batch waiting in sub, if one is (ok is false when the
 // subscription has ended).
@@ -280,7 +300,7 @@ func (st *stream) finish(code wsconn.CloseCode, reason string, err error) {
 	default:
 		s.c.Close(code, reason)
 	}
-	st.sub.Close()
+	st.feed.close()
 	d.closed(s.st, code, err)
 	st.done()
 }

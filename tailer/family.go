@@ -174,3 +174,20 @@ func sortGens(name string, gens []sibling) {
 	base := filepath.Base(name)
 	slices.SortStableFunc(gens, func(a, b sibling) int { return olderGen(base, a, b) })
 }
+
+// RotationOf reports whether name (a file name, no directory) is one of
+// base's rotated generations (see rotationOf) and whether it is compressed:
+// a stream of many files reads those as base's generations, not as files of
+// their own.
+func RotationOf(base, name string) (rotated, packed bool) { return rotationOf(base, name) }
+
+// Packed reports whether name ends in a compression suffix (.gz, .bz2, …):
+// not lines to follow.
+func Packed(name string) bool {
+	for _, c := range compressed {
+		if strings.HasSuffix(name, c) {
+			return true
+		}
+	}
+	return false
+}

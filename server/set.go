@@ -1,0 +1,525 @@
+// Streams of many files: a directory, or a path with '*' in its elements
+// (wire's "Many files"). Each file has its own subscription to its
+// follower, shared with every other stream of that file; a setFeed takes
+// their batches in turn, and the membership is looked at again while the
+// stream lasts.
+
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/logtail/logtail/heartbeat"
+	"github.com/logtail/logtail/render"
+	"github.com/logtail/logtail/sandbox"
+	"github.com/logtail/logtail/tailer"
+	"github.com/logtail/logtail/wire"
+	"github.com/logtail/logtail/wsconn"
+)
+
+// isMany reports whether name asks for a stream of many files.
+func (d *Daemon) isMany(name string) bool { return sandbox.IsPattern(name) || d.box.IsDir(name) }
+
+// tooMany is the refusal of a pattern that matches more than --max-files.
+type tooMany struct{ limit int }
+
+func (e tooMany) Error() string {
+	return fmt.Sprintf("more than %d files match (--max-files); narrow the pattern", e.limit)
+}
+
+// matches lists the files a stream of many files takes now: those the
+// pattern matches inside the roots, but for compressed files and the
+// rotated generations of another match (read as its generations), sorted.
+func (d *Daemon) matches(pattern string) ([]string, error) {
+	names, err := d.box.Glob(pattern, 4*d.cfg.MaxFiles) // rotated generations are dropped below
+	if err != nil {
+		return nil, err
+	}
+	byDir := make(map[string][]string)
+	for _, n := range names {
+		byDir[filepath.Dir(n)] = append(byDir[filepath.Dir(n)], filepath.Base(n))
+	}
+	var out []string
+	for _, n := range names {
+		base := filepath.Base(n)
+		if tailer.Packed(base) {
+			continue
+		}
+		if slices.ContainsFunc(byDir[filepath.Dir(n)], func(other string) bool {
+			rotated, _ := tailer.RotationOf(other, base)
+			return other != base && rotated
+		}) {
+			continue
+		}
+		out = append(out, n)
+	}
+	if len(out) > d.cfg.MaxFiles || len(names) > 4*d.cfg.MaxFiles {
+		return nil, tooMany{d.cfg.MaxFiles}
+	}
+	return out, nil
+}
+
+// refuseMany refuses a stream of many files before the upgrade.
+func (d *Daemon) refuseMany(w http.ResponseWriter, r *http.Request, err error) {
+	if tm := (tooMany{}); errors.As(err, &tm) {
+		d.refuseStream(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	d.refuseErr(w, r, err)
+}
+
+// lastMany sends the last lines of each file, one after the other, then
+// closes with 1000.
+func (d *Daemon) lastMany(w http.ResponseWriter, r *http.Request, pattern string, q wire.Query) {
+	flt, err := d.filters.get(q.Grep, q.Exclude)
+	if err != nil {
+		d.refuseStream(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	names, err := d.matches(pattern)
+	if err != nil {
+		d.refuseMany(w, r, err)
+		return
+	}
+	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
+	if err != nil {
+		d.handshakeFailed(r, err)
+		return
+	}
+	st := d.opened(r, pattern, q)
+	s := newSender(c, q, st)
+	s.many, s.deflate = true, false // a shared frame would not name the file
+	defer s.release()
+	var sendErr, readErr error
+	send := func(b *tailer.Batch) error {
+		if err := s.put(b); err != nil {
+			sendErr = err
+			return err
+		}
+		return nil
+	}
+	for _, name := range names {
+		f, fi, _, err := d.box.Open(name)
+		if err != nil {
+			continue // gone since the listing
+		}
+		if err := s.switchTo([]byte(name), nil, nil); err != nil {
+			f.Close()
+			sendErr = err
+			break
+		}
+		s.filter(flt, nil, nil) // the file's own filter state
+		colours := new(render.Stream)
+		if flt != nil && q.Lines > 0 {
+			err = d.lastMatching(f, fi.Size(), q.Lines, false, s, send, colours, q.WantHTML())
+		} else {
+			err = d.lastPlain(f, fi.Size(), q.Lines, false, s, send, colours, q.WantHTML())
+		}
+		f.Close()
+		if sendErr != nil {
+			break
+		}
+		if err != nil {
+			readErr = err
+			d.log.Warn("reading the last lines failed", "path", name, "err", err)
+		}
+	}
+	if sendErr == nil {
+		sendErr = s.flush()
+	}
+	_ = readErr // a file that could not be read is left out; the others are sent
+	d.lastDone(c, st, pattern, nil, sendErr)
+}
+
+// followMany sends the last lines of each file, then every new line of
+// each, until the client leaves, the daemon stops, the heartbeat fails or
+// the client falls too far behind.
+func (d *Daemon) followMany(w http.ResponseWriter, r *http.Request, pattern string, q wire.Query, done func()) {
+	fail := func(err error) {
+		d.refuseMany(w, r, err)
+		done()
+	}
+	flt, err := d.filters.get(q.Grep, q.Exclude)
+	if err != nil {
+		d.refuseStream(w, r, http.StatusBadRequest, err.Error())
+		done()
+		return
+	}
+	if q.From != nil {
+		d.refuseStream(w, r, http.StatusBadRequest, "from=POS resumes one file: a stream of many files resumes with the cursor of its messages (from=c1.…)")
+		done()
+		return
+	}
+	names, err := d.matches(pattern)
+	if err != nil {
+		fail(err)
+		return
+	}
+	st := &stream{d: d, done: done}
+	st.state.Store(running)
+	sf := &setFeed{d: d, q: q, pattern: pattern, flt: flt, kick: st.kick, members: make(map[string]*setMember)}
+	var positions map[string]wire.Position
+	if q.Cursor != nil {
+		positions = q.Cursor.Positions()
+	}
+	for _, name := range names {
+		var err error
+		switch pos, ok := positions[name]; {
+		case q.Cursor == nil:
+			err = sf.add(name, nil, false)
+		case ok:
+			err = sf.add(name, &pos, false)
+		default: // came to match while the client was away
+			err = sf.join(name)
+		}
+		if err != nil {
+			sf.close()
+			fail(err)
+			return
+		}
+	}
+	for name := range positions {
+		if sf.members[name] == nil {
+			sf.say(name, &tailer.Batch{Event: wire.EventLeft, Reason: "no longer matches the stream's path"})
+		}
+	}
+	hb := heartbeat.New(d.cfg.HeartbeatInterval, d.cfg.HeartbeatTimeout, st.kick)
+	c, err := wsconn.Upgrade(w, r, wsconn.Config{Notify: st.kick}, hb.Pong)
+	if err != nil {
+		d.handshakeFailed(r, err)
+		hb.Stop()
+		sf.close()
+		done()
+		return
+	}
+	st.s, st.feed, st.hb = newSender(c, q, d.opened(r, pattern, q)), sf, hb
+	st.s.many, st.s.deflate = true, false // a shared frame would not name the file
+	sf.rescanLater()
+	st.stopQuit = context.AfterFunc(d.quit, st.kick)
+	st.stopKill = context.AfterFunc(d.kill, c.Abort)
+	go st.run()
+}
+
+// setFeed takes the batches of the files of a stream of many files in
+// turn: each file's subscription, when it has one waiting, is put in a ring
+// (by its Notify) and taken from once a turn, so that a busy file does not
+// hold the others back.
+type setFeed struct {
+	d       *Daemon
+	q       wire.Query
+	pattern string
+	flt     *lineFilter
+	kick    func()
+
+	members map[string]*setMember // by name; only the stream's goroutine
+	said    []said                // events and leads to send first, in order
+	taken   *setMember            // whose batch was taken last (release)
+	current *setMember            // whose batches the sender sends now
+	ended   error                 // why the feed ended (a file's subscription said ErrSlow, ErrClosed)
+	rescan  atomic.Bool           // the membership is to be looked at again
+	timer   *time.Timer
+	refused map[string]bool // files past --max-files, said once
+
+	mu    sync.Mutex
+	ready []*setMember // members with a batch waiting, each once
+}
+
+// said is a batch of the feed's own (an event, a lead of matching lines)
+// for a file.
+type said struct {
+	m *setMember
+	b *tailer.Batch
+}
+
+// setMember is one file of a stream of many.
+type setMember struct {
+	name      string
+	file      []byte
+	sub       *tailer.Subscription
+	queued    bool      // in ready (under mu)
+	goneSince time.Time // when the listing first lacked it
+	sent      member    // the sender's state for it while another is sent
+}
+
+// add subscribes to a file: from its last lines, or right after from.
+// joined says it came to match while the stream was open.
+func (sf *setFeed) add(name string, from *wire.Position, joined bool) error {
+	d, q := sf.d, sf.q
+	m := &setMember{name: name, file: []byte(name)}
+	opt := tailer.Options{Lines: q.Lines, HTML: q.WantHTML(), From: from, Notify: func() { sf.ready1(m) }}
+	if from != nil {
+		m.sent.pos = *from
+	}
+	var lead *tailer.Batch
+	if from == nil {
+		var err error
+		if lead, err = d.filteredStart(name, q, sf.flt, &opt); err != nil {
+			return err
+		}
+	}
+	if sf.flt != nil {
+		m.sent.flt = &filterState{f: sf.flt, kick: sf.kick}
+		if opt.From != nil && lead == nil {
+			m.sent.flt.read = *opt.From
+		}
+	}
+	sub, err := d.hub.Subscribe(name, opt)
+	if err != nil {
+		return err
+	}
+	m.sub = sub
+	sf.members[name] = m
+	// before the subscription's batches: the feed's own come first
+	if joined {
+		sf.said = append(sf.said, said{m, &tailer.Batch{Event: wire.EventJoined}})
+	}
+	if lead != nil {
+		sf.said = append(sf.said, said{m, lead})
+	}
+	return nil
+}
+
+// join adds a file that came to match: read from its start.
+func (sf *setFeed) join(name string) error {
+	f, _, _, err := sf.d.box.Open(name)
+	if err != nil {
+		return err
+	}
+	pos, err := tailer.PositionAt(f, 0)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	return sf.add(name, &pos, true)
+}
+
+// say queues an event of the feed's own for the file name.
+func (sf *setFeed) say(name string, b *tailer.Batch) {
+	m := sf.members[name]
+	if m == nil {
+		m = &setMember{name: name, file: []byte(name)}
+	}
+	sf.said = append(sf.said, said{m, b})
+}
+
+// ready1 puts m in the ring: it has a batch waiting. From its follower's
+// goroutine.
+func (sf *setFeed) ready1(m *setMember) {
+	sf.mu.Lock()
+	if !m.queued {
+		m.queued = true
+		sf.ready = append(sf.ready, m)
+	}
+	sf.mu.Unlock()
+	sf.kick()
+}
+
+func (sf *setFeed) take(s *sender) (*tailer.Batch, bool, bool) {
+	sf.taken = nil
+	for {
+		if len(sf.said) > 0 {
+			x := sf.said[0]
+			sf.said = sf.said[1:]
+			if err := sf.switchTo(s, x.m); err != nil {
+				return sf.fail(err)
+			}
+			return x.b, true, true
+		}
+		if sf.ended != nil {
+			return nil, false, true
+		}
+		if sf.rescan.Swap(false) {
+			sf.look()
+			continue
+		}
+		sf.mu.Lock()
+		if len(sf.ready) == 0 {
+			sf.mu.Unlock()
+			return nil, false, false
+		}
+		m := sf.ready[0]
+		sf.ready = sf.ready[1:]
+		sf.mu.Unlock()
+		if m.sub == nil {
+			continue // left meanwhile
+		}
+		b, ok, waiting := takeBatch(m.sub)
+		switch {
+		case !waiting:
+			sf.mu.Lock()
+			m.queued = false
+			sf.mu.Unlock()
+			if len(m.sub.C) > 0 { // came between the look and the flag
+				sf.ready1(m)
+			}
+			continue
+		case !ok:
+			sf.memberEnded(m)
+			continue
+		}
+		sf.mu.Lock()
+		sf.ready = append(sf.ready, m) // it may have more: after the others
+		sf.mu.Unlock()
+		if err := sf.switchTo(s, m); err != nil {
+			m.sub.Release(b)
+			return sf.fail(err)
+		}
+		sf.taken = m
+		return b, true, true
+	}
+}
+
+// fail ends the feed for a write error: the stream ends on it.
+func (sf *setFeed) fail(err error) (*tailer.Batch, bool, bool) {
+	sf.ended = err
+	return nil, false, true
+}
+
+// switchTo has s send m's batches next.
+func (sf *setFeed) switchTo(s *sender, m *setMember) error {
+	if sf.current == m {
+		return nil
+	}
+	var was *member
+	if sf.current != nil {
+		was = &sf.current.sent
+	}
+	sf.current = m
+	return s.switchTo(m.file, was, &m.sent)
+}
+
+// memberEnded handles a file's subscription that ended: too slow or the
+// daemon stopping end the stream; a file that cannot be read leaves it.
+func (sf *setFeed) memberEnded(m *setMember) {
+	err := m.sub.Err()
+	if errors.Is(err, tailer.ErrSlow) || errors.Is(err, tailer.ErrClosed) {
+		sf.ended = err
+		return
+	}
+	sf.remove(m, fmt.Sprintf("cannot read the file: %v", errors.Unwrap(err)))
+}
+
+// remove ends m's subscription and says it left.
+func (sf *setFeed) remove(m *setMember, reason string) {
+	m.sub.Close()
+	m.sub = nil
+	delete(sf.members, m.name)
+	sf.said = append(sf.said, said{m, &tailer.Batch{Event: wire.EventLeft, Reason: reason}})
+}
+
+func (sf *setFeed) release(b *tailer.Batch) {
+	if sf.taken != nil && sf.taken.sub != nil {
+		sf.taken.sub.Release(b)
+	}
+	sf.taken = nil
+}
+
+func (sf *setFeed) err() error { return sf.ended }
+
+func (sf *setFeed) close() {
+	if sf.timer != nil {
+		sf.timer.Stop()
+	}
+	for _, m := range sf.members {
+		if m.sub != nil {
+			m.sub.Close()
+		}
+	}
+	if sf.current != nil && sf.current.sent.flt != nil && sf.current.sent.flt.timer != nil {
+		sf.current.sent.flt.timer.Stop()
+	}
+	for _, m := range sf.members {
+		if m.sent.flt != nil && m.sent.flt.timer != nil {
+			m.sent.flt.timer.Stop()
+		}
+	}
+}
+
+// rescanEvery is how often the membership is looked at again.
+func (sf *setFeed) rescanEvery() time.Duration {
+	if p := sf.d.cfg.PollInterval; p > 0 {
+		return p
+	}
+	return time.Second
+}
+
+// rescanLater has the stream look at the membership again after a while.
+func (sf *setFeed) rescanLater() {
+	fire := func() {
+		sf.rescan.Store(true)
+		sf.kick()
+	}
+	if sf.timer == nil {
+		sf.timer = time.AfterFunc(sf.rescanEvery(), fire)
+		return
+	}
+	sf.timer.Reset(sf.rescanEvery())
+}
+
+// grace is how long a file may be missing from the listing before it
+// leaves the stream: a rotation puts a new file under the name in moments.
+func (sf *setFeed) grace() time.Duration {
+	if g := sf.d.cfg.Grace; g > 0 {
+		return g
+	}
+	return 5 * time.Second
+}
+
+// look lists the files again: new matches join, files missing for longer
+// than the grace period leave.
+func (sf *setFeed) look() {
+	defer sf.rescanLater()
+	if !sf.q.Tail {
+		return
+	}
+	names, err := sf.d.matches(sf.pattern)
+	if tm := (tooMany{}); errors.As(err, &tm) {
+		names, err = sf.d.box.Glob(sf.pattern, sf.d.cfg.MaxFiles) // keep what it has; no new ones
+		if err == nil {
+			names = slices.DeleteFunc(names, func(n string) bool { return sf.members[n] == nil })
+		}
+	}
+	if err != nil {
+		return // the directory itself went: the files leave one by one below
+	}
+	now := time.Now()
+	here := make(map[string]bool, len(names))
+	for _, n := range names {
+		here[n] = true
+		if sf.members[n] != nil {
+			continue
+		}
+		if len(sf.members) >= sf.d.cfg.MaxFiles {
+			if !sf.refused[n] {
+				if sf.refused == nil {
+					sf.refused = make(map[string]bool)
+				}
+				sf.refused[n] = true
+				sf.say(n, &tailer.Batch{Event: wire.EventGap, Reason: fmt.Sprintf(
+					"the stream has --max-files %d files already: %s is not followed", sf.d.cfg.MaxFiles, n)})
+			}
+			continue
+		}
+		if err := sf.join(n); err != nil {
+			sf.d.log.Info("a file that came to match could not be followed", "path", n, "err", err)
+		}
+	}
+	for _, m := range sf.members {
+		switch {
+		case here[m.name]:
+			m.goneSince = time.Time{}
+		case m.goneSince.IsZero():
+			m.goneSince = now
+		case now.Sub(m.goneSince) >= sf.grace():
+			sf.remove(m, "no longer matches the stream's path (removed or renamed)")
+		}
+	}
+}
