@@ -168,6 +168,10 @@ type Options struct {
 	Lines int            // the last Lines lines first
 	HTML  bool           // fill Batch.HTML
 	From  *wire.Position // instead of the last lines, resume right after this position
+	// QueueBytes, when positive and below Config.QueueBytes, bounds this
+	// subscriber's queue instead: a stream of many files holds one queue
+	// per file.
+	QueueBytes int
 	// Notify, when set, is called after each batch put in C and when C is
 	// closed, from the follower's goroutine: for a subscriber with no
 	// goroutine waiting on C. It must not block.
@@ -252,6 +256,9 @@ func (h *Hub) Subscribe(name string, opt Options) (*Subscription, error) {
 	h.mu.Unlock()
 
 	limit := int64(h.cfg.QueueBytes)
+	if opt.QueueBytes > 0 && int64(opt.QueueBytes) < limit {
+		limit = int64(opt.QueueBytes)
+	}
 	s := &Subscription{f: f, html: opt.HTML, limit: limit, minCost: (limit + queueBatches - 1) / queueBatches, notify: opt.Notify}
 	if s.notify == nil {
 		s.notify = func() {}
