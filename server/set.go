@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/logtail/logtail/heartbeat"
@@ -65,6 +66,18 @@ func (d *Daemon) matches(pattern string) ([]string, error) {
 		return nil, tooMany{d.cfg.MaxFiles}
 	}
 	return out, nil
+}
+
+// clientReason is what a client is told of err: a sandbox refusal's
+// reason, or that the file could not be read (the detail is logged).
+func clientReason(err error) string {
+	if se := (*sandbox.Error)(nil); errors.As(err, &se) {
+		return se.Reason
+	}
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+		return "out of file descriptors"
+	}
+	return "read error"
 }
 
 // refuseMany refuses a stream of many files before the upgrade.
@@ -163,9 +176,18 @@ func (d *Daemon) followMany(w http.ResponseWriter, r *http.Request, pattern stri
 		fail(err)
 		return
 	}
+	// admitted as one stream; its files need descriptors of their own
+	if d.fds.crowded(int(d.streams.Load())-1, d.hub.Followers()+len(names)-1) {
+		w.Header().Set("Retry-After", "1")
+		d.refuseStream(w, r, http.StatusServiceUnavailable,
+			fmt.Sprintf("too many files followed for the open-file limit (%d) to take %d more; try again later", d.fds.limit, len(names)))
+		done()
+		return
+	}
 	st := &stream{d: d, done: done}
 	st.state.Store(running)
-	sf := &setFeed{d: d, q: q, pattern: pattern, flt: flt, kick: st.kick, members: make(map[string]*setMember)}
+	sf := &setFeed{d: d, q: q, pattern: pattern, flt: flt, kick: st.kick, members: make(map[string]*setMember),
+		queueBytes: memberQueue(d.cfg.ClientQueueBytes, len(names))}
 	var positions map[string]wire.Position
 	if q.Cursor != nil {
 		positions = q.Cursor.Positions()
@@ -208,6 +230,20 @@ func (d *Daemon) followMany(w http.ResponseWriter, r *http.Request, pattern stri
 	go st.run()
 }
 
+// minMemberQueue is the least queue a file of a stream of many gets: two
+// reads of a busy file. 1,000 files of a client that reads nothing hold at
+// most 64 MiB before it is closed with 1013.
+const minMemberQueue = 64 << 10
+
+// memberQueue is the queue of each of n files of a stream whose client may
+// fall behind by clientQueue bytes (0: the tailer's default, 8 MiB).
+func memberQueue(clientQueue, n int) int {
+	if clientQueue <= 0 {
+		clientQueue = 8 << 20
+	}
+	return max(clientQueue/max(n, 1), minMemberQueue)
+}
+
 // setFeed takes the batches of the files of a stream of many files in
 // turn: each file's subscription, when it has one waiting, is put in a ring
 // (by its Notify) and taken from once a turn, so that a busy file does not
@@ -219,14 +255,18 @@ type setFeed struct {
 	flt     *lineFilter
 	kick    func()
 
-	members map[string]*setMember // by name; only the stream's goroutine
-	said    []said                // events and leads to send first, in order
-	taken   *setMember            // whose batch was taken last (release)
-	current *setMember            // whose batches the sender sends now
-	ended   error                 // why the feed ended (a file's subscription said ErrSlow, ErrClosed)
-	rescan  atomic.Bool           // the membership is to be looked at again
-	timer   *time.Timer
-	refused map[string]bool // files past --max-files, said once
+	// queueBytes bounds each file's queue: the client's queue
+	// (--client-queue-bytes) shared among the files, but never below
+	// minMemberQueue, so that a busy file still has room for a few reads
+	queueBytes int
+	members    map[string]*setMember // by name; only the stream's goroutine
+	said       []said                // events and leads to send first, in order
+	taken      *setMember            // whose batch was taken last (release)
+	current    *setMember            // whose batches the sender sends now
+	ended      error                 // why the feed ended (a file's subscription said ErrSlow, ErrClosed)
+	rescan     atomic.Bool           // the membership is to be looked at again
+	timer      *time.Timer
+	refused    map[string]bool // files past --max-files, said once
 
 	mu    sync.Mutex
 	ready []*setMember // members with a batch waiting, each once
@@ -254,7 +294,8 @@ type setMember struct {
 func (sf *setFeed) add(name string, from *wire.Position, joined bool) error {
 	d, q := sf.d, sf.q
 	m := &setMember{name: name, file: []byte(name)}
-	opt := tailer.Options{Lines: q.Lines, HTML: q.WantHTML(), From: from, Notify: func() { sf.ready1(m) }}
+	opt := tailer.Options{Lines: q.Lines, HTML: q.WantHTML(), From: from, Notify: func() { sf.ready1(m) },
+		QueueBytes: sf.queueBytes}
 	if from != nil {
 		m.sent.pos = *from
 	}
@@ -404,7 +445,8 @@ func (sf *setFeed) memberEnded(m *setMember) {
 		sf.ended = err
 		return
 	}
-	sf.remove(m, fmt.Sprintf("cannot read the file: %v", errors.Unwrap(err)))
+	sf.d.log.Warn("following a file of a stream of many failed", "path", m.name, "err", err)
+	sf.remove(m, "cannot read the file: "+clientReason(err))
 }
 
 // remove ends m's subscription and says it left.
@@ -464,6 +506,19 @@ func (sf *setFeed) rescanLater() {
 	sf.timer.Reset(sf.rescanEvery())
 }
 
+// notFollowed says once, with a gap event, that the file name matches but
+// is not followed: its lines are not in the stream.
+func (sf *setFeed) notFollowed(name, reason string) {
+	if sf.refused[name] {
+		return
+	}
+	if sf.refused == nil {
+		sf.refused = make(map[string]bool)
+	}
+	sf.refused[name] = true
+	sf.say(name, &tailer.Batch{Event: wire.EventGap, Reason: reason})
+}
+
 // grace is how long a file may be missing from the listing before it
 // leaves the stream: a rotation puts a new file under the name in moments.
 func (sf *setFeed) grace() time.Duration {
@@ -498,18 +553,12 @@ func (sf *setFeed) look() {
 			continue
 		}
 		if len(sf.members) >= sf.d.cfg.MaxFiles {
-			if !sf.refused[n] {
-				if sf.refused == nil {
-					sf.refused = make(map[string]bool)
-				}
-				sf.refused[n] = true
-				sf.say(n, &tailer.Batch{Event: wire.EventGap, Reason: fmt.Sprintf(
-					"the stream has --max-files %d files already: %s is not followed", sf.d.cfg.MaxFiles, n)})
-			}
+			sf.notFollowed(n, fmt.Sprintf("the stream has --max-files %d files already: %s is not followed", sf.d.cfg.MaxFiles, n))
 			continue
 		}
 		if err := sf.join(n); err != nil {
 			sf.d.log.Info("a file that came to match could not be followed", "path", n, "err", err)
+			sf.notFollowed(n, fmt.Sprintf("%s came to match but cannot be followed: %s", n, clientReason(err)))
 		}
 	}
 	for _, m := range sf.members {
