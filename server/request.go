@@ -21,7 +21,7 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if d.isMany(name) {
-			if _, err := d.matches(name); err != nil {
+			if _, err := d.matches(name, nil); err != nil {
 				d.refuseMany(w, r, err)
 				return
 			}

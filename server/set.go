@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -39,33 +40,48 @@ func (e tooMany) Error() string {
 // matches lists the files a stream of many files takes now: those the
 // pattern matches inside the roots, but for compressed files and the
 // rotated generations of another match (read as its generations), sorted.
-func (d *Daemon) matches(pattern string) ([]string, error) {
-	names, err := d.box.Glob(pattern, 4*d.cfg.MaxFiles) // rotated generations are dropped below
+// known, when set, names files taken before (listed without a new check).
+func (d *Daemon) matches(pattern string, known func(string) bool) ([]string, error) {
+	names, err := d.box.GlobKnown(pattern, 4*d.cfg.MaxFiles, known) // rotated generations are dropped below
 	if err != nil {
 		return nil, err
 	}
-	byDir := make(map[string][]string)
+	here := make(map[string]bool, len(names))
 	for _, n := range names {
-		byDir[filepath.Dir(n)] = append(byDir[filepath.Dir(n)], filepath.Base(n))
+		here[n] = true
 	}
-	var out []string
+	out := names[:0:0]
 	for _, n := range names {
-		base := filepath.Base(n)
-		if tailer.Packed(base) {
-			continue
+		if !tailer.Packed(n) && !rotatedHere(n, here) {
+			out = append(out, n)
 		}
-		if slices.ContainsFunc(byDir[filepath.Dir(n)], func(other string) bool {
-			rotated, _ := tailer.RotationOf(other, base)
-			return other != base && rotated
-		}) {
-			continue
-		}
-		out = append(out, n)
 	}
 	if len(out) > d.cfg.MaxFiles || len(names) > 4*d.cfg.MaxFiles {
 		return nil, tooMany{d.cfg.MaxFiles}
 	}
 	return out, nil
+}
+
+// rotatedHere reports whether name is a rotated generation of another file
+// in here (by path): app.log.1 of app.log, app-20261204.log of app.log. The
+// bases it may be of are its prefixes before a '.', '-' or '_' and a digit,
+// with or without its own extension after them.
+func rotatedHere(name string, here map[string]bool) bool {
+	dir, file := filepath.Split(name)
+	ext := filepath.Ext(file)
+	for i := 1; i+1 < len(file); i++ {
+		if strings.IndexByte(".-_", file[i]) < 0 || file[i+1] < '0' || file[i+1] > '9' {
+			continue
+		}
+		for _, base := range []string{file[:i], file[:i] + ext} {
+			if base != file && here[dir+base] {
+				if ok, _ := tailer.RotationOf(base, file); ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // clientReason is what a client is told of err: a sandbox refusal's
@@ -97,7 +113,7 @@ func (d *Daemon) lastMany(w http.ResponseWriter, r *http.Request, pattern string
 		d.refuseStream(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	names, err := d.matches(pattern)
+	names, err := d.matches(pattern, nil)
 	if err != nil {
 		d.refuseMany(w, r, err)
 		return
@@ -171,7 +187,7 @@ func (d *Daemon) followMany(w http.ResponseWriter, r *http.Request, pattern stri
 		done()
 		return
 	}
-	names, err := d.matches(pattern)
+	names, err := d.matches(pattern, nil)
 	if err != nil {
 		fail(err)
 		return
@@ -259,12 +275,13 @@ type setFeed struct {
 	// (--client-queue-bytes) shared among the files, but never below
 	// minMemberQueue, so that a busy file still has room for a few reads
 	queueBytes int
-	members    map[string]*setMember // by name; only the stream's goroutine
-	said       []said                // events and leads to send first, in order
-	taken      *setMember            // whose batch was taken last (release)
-	current    *setMember            // whose batches the sender sends now
-	ended      error                 // why the feed ended (a file's subscription said ErrSlow, ErrClosed)
-	rescan     atomic.Bool           // the membership is to be looked at again
+	members    map[string]*setMember           // by name; only the stream's goroutine
+	said       []said                          // events and leads to send first, in order
+	taken      *setMember                      // whose batch was taken last (release)
+	current    *setMember                      // whose batches the sender sends now
+	ended      error                           // why the feed ended (a file's subscription said ErrSlow, ErrClosed)
+	listed     atomic.Pointer[listing]         // the files listed again, for the stream to take in
+	known      atomic.Pointer[map[string]bool] // the members, for the listing
 	timer      *time.Timer
 	refused    map[string]bool // files past --max-files, said once
 
@@ -377,8 +394,8 @@ func (sf *setFeed) take(s *sender) (*tailer.Batch, bool, bool) {
 		if sf.ended != nil {
 			return nil, false, true
 		}
-		if sf.rescan.Swap(false) {
-			sf.look()
+		if l := sf.listed.Swap(nil); l != nil {
+			sf.look(l)
 			continue
 		}
 		sf.mu.Lock()
@@ -493,10 +510,25 @@ func (sf *setFeed) rescanEvery() time.Duration {
 	return time.Second
 }
 
-// rescanLater has the stream look at the membership again after a while.
+// listing is the files a pattern matched at one look.
+type listing struct {
+	names []string
+	err   error
+}
+
+// rescanLater lists the files again after a while, on the timer's
+// goroutine (a directory of 1,000 files takes milliseconds to list: not
+// on the stream's), and kicks the stream to take the listing in (look).
 func (sf *setFeed) rescanLater() {
+	known := make(map[string]bool, len(sf.members))
+	for n := range sf.members {
+		known[n] = true
+	}
+	sf.known.Store(&known)
 	fire := func() {
-		sf.rescan.Store(true)
+		k := *sf.known.Load()
+		names, err := sf.d.matches(sf.pattern, func(n string) bool { return k[n] })
+		sf.listed.Store(&listing{names, err})
 		sf.kick()
 	}
 	if sf.timer == nil {
@@ -528,16 +560,17 @@ func (sf *setFeed) grace() time.Duration {
 	return 5 * time.Second
 }
 
-// look lists the files again: new matches join, files missing for longer
-// than the grace period leave.
-func (sf *setFeed) look() {
+// look takes in a new listing of the files: new matches join, files
+// missing for longer than the grace period leave.
+func (sf *setFeed) look(l *listing) {
 	defer sf.rescanLater()
 	if !sf.q.Tail {
 		return
 	}
-	names, err := sf.d.matches(sf.pattern)
+	names, err := l.names, l.err
 	if tm := (tooMany{}); errors.As(err, &tm) {
-		names, err = sf.d.box.Glob(sf.pattern, sf.d.cfg.MaxFiles) // keep what it has; no new ones
+		// keep what it has; no new ones
+		names, err = sf.d.box.GlobKnown(sf.pattern, 4*sf.d.cfg.MaxFiles, func(n string) bool { return sf.members[n] != nil })
 		if err == nil {
 			names = slices.DeleteFunc(names, func(n string) bool { return sf.members[n] == nil })
 		}

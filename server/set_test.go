@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/logtail/logtail/internal/testutil"
+	"github.com/logtail/logtail/tailer"
 	"github.com/logtail/logtail/wire"
 	"github.com/logtail/logtail/wsconn"
 )
@@ -240,6 +241,30 @@ func TestManyFilesRefused(t *testing.T) {
 	for f := range r.lines {
 		if strings.Contains(f, "leak") {
 			t.Errorf("followed %s, a symlink leading out of the roots", f)
+		}
+	}
+}
+
+// TestRotatedHere: a file is left out of a stream of many files exactly
+// when it is a rotated generation of another file there (the same answer as
+// asking tailer.RotationOf of every pair, without the pairs).
+func TestRotatedHere(t *testing.T) {
+	files := []string{"app.log", "app.log.1", "app.log.2.gz", "app-20261204.log", "app-2026-12-04T15-50-03.000.log",
+		"app.log-20261204", "app_1.log", "other.log", "other.log.1", "lone.log.1", "x-1", "x", "a.b.c", "a.b.c.7",
+		"web.access.log", "web.access.log.3", "db-1.log", "db-1.log.2", "v2.log", "v2.log.1", ".log", ".log.1"}
+	here := make(map[string]bool)
+	for _, f := range files {
+		here["/d/"+f] = true
+	}
+	for _, f := range files {
+		want := false
+		for _, base := range files {
+			if ok, _ := tailer.RotationOf(base, f); ok && base != f {
+				want = true
+			}
+		}
+		if got := rotatedHere("/d/"+f, here); got != want {
+			t.Errorf("%s: rotatedHere %v, want %v", f, got, want)
 		}
 	}
 }
