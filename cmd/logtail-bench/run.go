@@ -29,6 +29,8 @@ commands:
   filter      logtaild: grep=-grep (1 line in -every matches) against no filter
   deflate     logtaild: the -corpus lines with and without permessage-deflate
   http        logtaild: chunked text/plain and SSE against WebSocket
+  files       logtaild: one stream of -files files ('*'): idle CPU, memory and
+              inotify watches per file; latency and throughput to random files
   plot        PNG plots from the JSON results in -in, into -out
   serve-floor the floor target's server (started by the tool itself)
 
@@ -77,6 +79,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	grep := fs.String("grep", markWord, "filter: grep= expression (lines are marked with "+markWord+")")
 	every := fs.Int("every", 10, "filter: one line in every this many carries "+markWord)
+	nFiles := fs.String("files", "1000", "files: comma-separated file counts")
+	rate := fs.Int("rate", 1000, "files: lines a second, one at a time, for -duration (latency)")
+	seed := fs.Uint64("seed", 1, "files: the seed of the writer's choice of files")
 	corpusPath := fs.String("corpus", "testdata/corpus/debian-apt.log", "deflate: file whose lines (after each line's header) are written, in turn")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -106,7 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	tlist := strings.Split(*targets, ",")
-	if slices.Contains(tlist, targetLogtaild) || cmd == "html" || cmd == "filter" || cmd == "deflate" || cmd == "http" {
+	if slices.Contains(tlist, targetLogtaild) || cmd == "html" || cmd == "filter" || cmd == "deflate" || cmd == "http" || cmd == "files" {
 		if err := e.buildLogtaild(ctx); err != nil {
 			return err
 		}
@@ -205,6 +210,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				results = append(results, r)
 			}
 		}
+	case "files":
+		ns, err := intList(*nFiles)
+		if err != nil {
+			return fmt.Errorf("-files: %w", err)
+		}
+		var frs []filesResult
+		for _, n := range ns {
+			fr, err := e.filesOnce(ctx, n, *lines, *lineBytes, *rate, *duration, *hold, *seed)
+			if err != nil {
+				return fmt.Errorf("files %d: %w", n, err)
+			}
+			frs = append(frs, fr)
+		}
+		printFiles(stdout, frs)
+		if *jsonOut != "" {
+			b, _ := json.MarshalIndent(frs, "", "  ")
+			if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+				return fmt.Errorf("-json: %w", err)
+			}
+		}
+		return nil
 	case "lastn":
 		small, err := ensureFile(e.dir, "lastn-1MiB.log", 1<<20)
 		if err != nil {
