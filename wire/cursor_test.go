@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -57,5 +58,28 @@ func TestCursorRefused(t *testing.T) {
 	q, err := ParseQuery("before=1:2:30&lines=5", 100)
 	if err != nil || q.Before == nil || q.Before.Offset != 30 || q.Lines != 5 {
 		t.Errorf("before=: %+v, %v", q, err)
+	}
+}
+
+// TestCursorDeflated: a large cursor (1,000 files) is written deflated,
+// well under the daemon's header limit, and reads back the same.
+func TestCursorDeflated(t *testing.T) {
+	var c Cursor
+	for i := range 1000 {
+		c.Set(fmt.Sprintf("/var/log/app/f%05d.log", i), fmt.Sprintf("65024:%d:b1796559183%09d.1796559183%09d.%x:%d", 10011000+i*7, i*31, i*97, uint64(i)*0x9e3779b97f4a7c15, i*1234))
+	}
+	s := c.String()
+	if !strings.HasPrefix(s, CursorPrefixDeflated) || len(s) > 64<<10 {
+		t.Fatalf("a cursor of 1,000 files: %d bytes, prefix %q; want deflated, under 64 KiB", len(s), s[:3])
+	}
+	got, err := ParseCursor(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Len() != 1000 || got.String() != s {
+		t.Errorf("round trip: %d files", got.Len())
+	}
+	if _, err := ParseCursor(CursorPrefixDeflated + "AAAA"); err == nil {
+		t.Error("a cursor that does not inflate was read")
 	}
 }

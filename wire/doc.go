@@ -147,7 +147,11 @@
 // event.
 //
 // A client resumes a stream of many files with from=CURSOR ([Cursor]): the
-// last pos of each file, by its "file". Each file resumes as from=POS would;
+// last pos of each file, by its "file"; "c1." and base64url (no padding) of
+// a JSON object from file to position, or "z1." and the same JSON
+// compressed with raw deflate (Cursor.String writes that above 4 KiB: a
+// cursor of 1,000 files is then about 50 KiB, under the daemon's 64 KiB of
+// request headers). Each file resumes as from=POS would;
 // a file the cursor does not name (it came to match while the client was
 // away) is read from its start; a file the cursor names that no longer
 // matches is a left event.

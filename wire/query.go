@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 )
 
 // Formats of a stream's messages (format=).
@@ -132,7 +131,7 @@ func ParseQuery(raw string, maxLines int) (Query, error) {
 		}
 	}
 	if v, ok := values["from"]; ok {
-		if strings.HasPrefix(v[0], CursorPrefix) {
+		if IsCursor(v[0]) {
 			c, err := ParseCursor(v[0])
 			if err != nil {
 				return q, fmt.Errorf("from: %v", err)
