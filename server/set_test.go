@@ -268,3 +268,39 @@ func TestRotatedHere(t *testing.T) {
 		}
 	}
 }
+
+// TestManyFilesLargeCursor: a stream of 600 files resumes from its cursor
+// (deflated: the plain one would pass the daemon's 64 KiB of headers),
+// every file right after its position.
+func TestManyFilesLargeCursor(t *testing.T) {
+	const n = 600
+	td := startDaemon(t, func(c *Config) { c.MaxFiles = n })
+	dir := filepath.Join(td.root, "many-files-with-long-names")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, n)
+	for i := range n {
+		names[i] = td.write(fmt.Sprintf("many-files-with-long-names/service-%04d.log", i), fmt.Sprintf("f%d 0\n", i))
+	}
+	r := readMany(t, td.dial(dir, "format=json&lines=1&tail=1"))
+	r.until("a line of each", func() bool { return r.total >= n })
+	cursor := r.cursor.String()
+	if !strings.HasPrefix(cursor, wire.CursorPrefixDeflated) {
+		t.Fatalf("cursor of %d files is %d bytes, not deflated", n, len(cursor))
+	}
+	for i := 0; i < n; i += 7 {
+		td.write(fmt.Sprintf("many-files-with-long-names/service-%04d.log", i), fmt.Sprintf("f%d 1\n", i))
+	}
+	r2 := readMany(t, td.dial(dir, "format=json&tail=1&from="+cursor))
+	r2.until("the lines written since", func() bool { return r2.total >= (n+6)/7 })
+	for i, name := range names {
+		want := 0
+		if i%7 == 0 {
+			want = 1
+		}
+		if got := len(r2.lines[name]); got != want || want == 1 && r2.lines[name][0] != fmt.Sprintf("f%d 1", i) {
+			t.Fatalf("%s: %q after the resume, want %d line(s)", filepath.Base(name), r2.lines[name], want)
+		}
+	}
+}
