@@ -250,7 +250,7 @@ func TestRefusedBeforeUpgrade(t *testing.T) {
 		{"double encoded", td.root + "/%252e%252e/x", "", nil, 400},
 		{"nul byte", p + "%00", "", nil, 400},
 		{"symlink escaping", td.root + "/escape.log", "", nil, 403},
-		{"directory", td.root + "/dir", "", nil, 400},
+		{"directory, download", td.root + "/dir", "download=1", nil, 400}, // a directory is a stream of its files (set_test.go), not one file
 		{"missing", td.root + "/nope.log", "", nil, 404},
 		{"missing, following", td.root + "/nope.log", "tail=1", nil, 404},
 		{"negative lines", p, "lines=-1", nil, 400},

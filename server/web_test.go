@@ -576,7 +576,8 @@ func TestWebHeaders(t *testing.T) {
 	}{
 		{"/etc/passwd", 403},
 		{td.root + "/missing.log", 404},
-		{td.root + "/dir", 400},
+		{td.root + "/dir", 200}, // the viewer of the files in it
+		{td.root + "/dir?download=1", 400},
 		{td.root + "/%2e%2e/%2e%2e/etc/passwd", 400},
 		{p + "?lines=x", 400},
 		{"/_logtail/nope.js", 404},
