@@ -304,3 +304,29 @@ func TestManyFilesLargeCursor(t *testing.T) {
 		}
 	}
 }
+
+// TestManyFilesOneFollower: streams of many files that share files, and a
+// stream of one of them, share one follower per file; closing them all
+// stops the followers.
+func TestManyFilesOneFollower(t *testing.T) {
+	td := startDaemon(t)
+	for _, n := range []string{"a.log", "b.log", "c.txt"} {
+		td.write(n, n+" 0\n")
+	}
+	c1 := td.dial(td.root+"/*.log", "format=json&tail=1")
+	c2 := td.dial(td.root, "format=json&tail=1")                         // the directory: a.log, b.log, c.txt
+	c3 := td.dial(filepath.Join(td.root, "a.log"), "format=json&tail=1") // one of them
+	r1, r2 := readMany(t, c1), readMany(t, c2)
+	r1.until("both files", func() bool { return r1.cursor.Len() == 2 })
+	r2.until("the three files", func() bool { return r2.cursor.Len() == 3 })
+	if _, err := readJSON(t, c3); err != nil {
+		t.Fatal(err)
+	}
+	if got := td.d.hub.Followers(); got != 3 {
+		t.Errorf("%d followers for 3 files", got)
+	}
+	for _, c := range []*wsconn.Client{c1, c2, c3} {
+		c.Close()
+	}
+	testutil.WaitFor(t, "the followers to stop", waitForLimit, func() bool { return td.d.hub.Followers() == 0 })
+}
