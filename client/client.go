@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,24 +23,35 @@ const (
 	dialTimeout = 10 * time.Second // connect and handshake
 )
 
-// A Stream is one URL to follow. Set its fields, then call Run once; Pos may
-// be read from the handler meanwhile (Run calls it from its own goroutine).
+// A Stream is one URL to follow. Set its fields, then call Run once; Pos,
+// Cursor and Many may be read meanwhile, from the handler too (Run calls it
+// from its own goroutine).
+//
+// The URL may name many files (wire's "Many files"): a directory, or '*' in
+// its path (/var/log/app/*.log). Each message then has the file it is about
+// in File, and the stream keeps a [wire.Cursor], the position in each file,
+// to resume all of them at once: Cursor. A single file's stream keeps a
+// position, Pos.
 type Stream struct {
-	// URL is ws:// or wss:// and the file's path. Its query is kept (a
-	// token, say); the stream's own parameters (lines, tail, format, from,
-	// grep, exclude) are set by Run.
+	// URL is ws:// or wss:// and the path of a file, a directory or a
+	// pattern. Its query is kept (a token, say); the stream's own
+	// parameters (lines, tail, format, from, grep, exclude) are set by Run.
 	URL *url.URL
-	// Lines is how many last lines to start with (when not resuming). With
-	// 0, an unfinished last line is not given either, as with tail -n 0.
+	// Lines is how many last lines to start with (when not resuming), of
+	// each file in a stream of many. With 0, an unfinished last line is not
+	// given either, as with tail -n 0.
 	Lines int
 	// Follow keeps reading new lines (tail=1); without it the stream ends
 	// after the last lines.
 	Follow bool
 	// Retry reconnects after a failure that may pass (a dropped connection,
-	// a daemon restarting, a file not there yet), resuming from Pos.
+	// a daemon restarting, a file not there yet), resuming from Pos (from
+	// Cursor in a stream of many files).
 	Retry bool
 	// From resumes right after this position (a message's pos) instead of
-	// starting with the last lines. Run updates it as messages arrive.
+	// starting with the last lines; for a stream of many files, it is a
+	// cursor's text (Cursor, "c1.…"). Run does not change it: Pos says
+	// where the stream stands.
 	From string
 	// Grep and Exclude, when set, have the daemon send only the lines that
 	// match Grep and not Exclude (grep=, exclude=: RE2, matched against a
@@ -60,21 +72,54 @@ type Stream struct {
 	OnReconnect func()                              // connected again after OnRetry
 	OnBehind    func()                              // dropped for falling behind (1013); resuming at once
 
-	mu  sync.Mutex
-	pos string
+	mu   sync.Mutex
+	pos  string // a single file's: after the last message handled
+	many bool   // a stream of many files (a pattern, or said by a message)
+	// cursor, in a stream of many files, is where each file stands after
+	// the last message handled; nil until the first (or From), when a
+	// reconnection starts afresh with the last Lines lines.
+	cursor *wire.Cursor
 }
 
-// Pos is the position after the last message whose handler returned nil
-// (From before the first): a new Stream with From set to it continues
-// there. A handler that wants no more after a message cancels Run's context
-// and returns nil, so that Pos includes it.
+// Pos is where a new Stream with From set to it continues: the position
+// after the last message whose handler returned nil (From before the
+// first); in a stream of many files, the cursor's text (Cursor). A handler
+// that wants no more after a message cancels Run's context and returns nil,
+// so that Pos includes it.
 func (s *Stream) Pos() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.pos == "" {
+	switch {
+	case s.cursor != nil:
+		return s.cursor.String()
+	case s.pos == "":
 		return s.From
 	}
 	return s.pos
+}
+
+// Cursor is, in a stream of many files, the cursor after the last message
+// whose handler returned nil (see Pos): the position in each file that
+// stream has given, by the path in the messages' File, as from= takes it
+// (wire.Cursor's text, "c1.…"). It is "" for a single file's stream, and
+// before the first message (unless From was a cursor).
+func (s *Stream) Cursor() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cursor == nil {
+		return ""
+	}
+	return s.cursor.String()
+}
+
+// Many reports whether the stream is of many files: its URL has '*' in its
+// path, From is a cursor, or the daemon said so (a message of lines naming
+// its file, a joined or left event: a directory). It is known when the
+// handler gets the first message that says so.
+func (s *Stream) Many() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.many
 }
 
 // BadMessageError: the daemon sent a message that is not format=json.
@@ -94,6 +139,9 @@ func (e *BadMessageError) Unwrap() error { return e.Err }
 // would come again: a refusal, a protocol error). An error from handle ends
 // Run with that error.
 func (s *Stream) Run(ctx context.Context, handle func(*wire.Message) error) error {
+	if err := s.start(); err != nil {
+		return err
+	}
 	backoff := MinBackoff
 	retrying := false // OnRetry was called since the last connection
 	for {
@@ -141,6 +189,22 @@ func (s *Stream) Run(ctx context.Context, handle func(*wire.Message) error) erro
 	}
 }
 
+// start reads what the fields say of a stream of many files: a pattern in
+// the URL, a cursor in From.
+func (s *Stream) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.many = strings.Contains(s.URL.Path, "*") // as the daemon tells a pattern
+	if strings.HasPrefix(s.From, wire.CursorPrefix) {
+		c, err := wire.ParseCursor(s.From)
+		if err != nil {
+			return fmt.Errorf("client.Stream.From: %w", err)
+		}
+		s.many, s.cursor = true, c
+	}
+	return nil
+}
+
 // handlerError carries the handler's error out of read untouched.
 type handlerError struct{ err error }
 
@@ -150,8 +214,16 @@ func (e *handlerError) Error() string { return e.err.Error() }
 func (s *Stream) dial(ctx context.Context) (*wsconn.Client, error) {
 	u := *s.URL
 	q := u.Query()
-	wire.Query{Lines: s.Lines, Tail: s.Follow, Format: wire.FormatJSON, Grep: s.Grep, Exclude: s.Exclude}.Set(q)
-	if pos := s.Pos(); pos != "" { // opaque: sent back as the daemon gave it
+	wq := wire.Query{Lines: s.Lines, Tail: s.Follow, Format: wire.FormatJSON, Grep: s.Grep, Exclude: s.Exclude}
+	s.mu.Lock()
+	wq.Cursor = s.cursor // from=CURSOR, written by Set under the lock
+	wq.Set(q)
+	pos := s.pos
+	if pos == "" {
+		pos = s.From
+	}
+	s.mu.Unlock()
+	if wq.Cursor == nil && pos != "" { // opaque: sent back as the daemon gave it
 		q.Del("lines")
 		q.Set("from", pos)
 	}
@@ -198,13 +270,47 @@ func (s *Stream) read(ctx context.Context, c *wsconn.Client, handle func(*wire.M
 		if s.Lines == 0 {
 			m.Partial = "" // tail -n 0 gives nothing, not even an unfinished line
 		}
+		s.learn(&m)
 		if err := handle(&m); err != nil {
 			return &handlerError{err}
 		}
+		s.handled(&m)
+	}
+}
+
+// learn notes, before m is handled, that the stream is of many files when m
+// says so: only in such a stream do messages of lines name their file, and
+// do files join or leave. (A single file's events name a rotated
+// generation: they say nothing.)
+func (s *Stream) learn(m *wire.Message) {
+	if m.File == "" || !(m.Event == "" || m.Event == wire.EventJoined || m.Event == wire.EventLeft) {
+		return
+	}
+	s.mu.Lock()
+	s.many = true
+	s.mu.Unlock()
+}
+
+// handled moves the stream past m: the position, or in a stream of many
+// files the cursor (a file that left is forgotten).
+func (s *Stream) handled(m *wire.Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case !s.many:
 		if m.Pos != "" {
-			s.mu.Lock()
 			s.pos = m.Pos
-			s.mu.Unlock()
+		}
+	case s.cursor == nil && m.File == "":
+		// nothing to start the cursor with yet: a reconnection starts afresh
+	default:
+		if s.cursor == nil {
+			s.cursor = &wire.Cursor{}
+		}
+		if m.Event == wire.EventLeft {
+			s.cursor.Delete(m.File)
+		} else {
+			s.cursor.Set(m.File, m.Pos)
 		}
 	}
 }

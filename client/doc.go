@@ -4,6 +4,11 @@
 // when asked, reconnects with backoff and resumes from there, so that no line
 // is lost or repeated across dropped connections and daemon restarts.
 //
+// A URL may name many files (a directory, or '*' in its path): each message
+// then names its file (wire.Message.File), files join and leave with events,
+// and the stream keeps a cursor, the position in each file
+// ([Stream.Cursor]), from which it resumes them all.
+//
 // The entry points are [Stream.Run] for one URL and [FollowAll] for several
 // at once. The logtail command is this package's first user.
 package client

@@ -147,10 +147,16 @@ func (d *Daemon) lastMany(w http.ResponseWriter, r *http.Request, pattern string
 		}
 		s.filter(flt, nil, nil) // the file's own filter state
 		colours := new(render.Stream)
-		if flt != nil && q.Lines > 0 {
-			err = d.lastMatching(f, fi.Size(), q.Lines, false, s, send, colours, q.WantHTML())
+		// an unfinished last line counts as one of the N, as in tail (last)
+		size, n := fi.Size(), q.Lines
+		withPartial := q.Format == wire.FormatJSON && n > 0 && size > 0 && !endsLine(f, size)
+		if flt != nil && n > 0 {
+			err = d.lastMatching(f, size, n, withPartial, s, send, colours, q.WantHTML())
 		} else {
-			err = d.lastPlain(f, fi.Size(), q.Lines, false, s, send, colours, q.WantHTML())
+			if withPartial {
+				n--
+			}
+			err = d.lastPlain(f, size, n, withPartial, s, send, colours, q.WantHTML())
 		}
 		f.Close()
 		if sendErr != nil {

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/logtail/logtail/wsconn"
 )
@@ -24,22 +23,34 @@ URL is ws://HOST:PORT/ABSOLUTE/PATH/OF/FILE (also wss://; http:// and https://
 are taken as ws:// and wss://). With several URLs the streams are read at the
 same time and merged as lines arrive, each line prefixed with its source.
 
+A URL may name many files: a directory, or a pattern with '*' in the path
+(ws://HOST:PORT/var/log/app/*.log, /var/log/*/access.log; quote it for the
+shell). Its files are followed as one stream, as tail -f does several: -n N
+is the last N lines of each, a line "==> FILE <==" comes before the lines of
+another file than the last ones', files that come to match join (read from
+their start) and files that go leave, each with a note on stderr. With
+several URLs, each line's prefix names its file (host:port/FILE) instead.
+
 Flags (before or after the URLs):
-  -n, --lines N        print the last N lines first (default 10; 0: none)
+  -n, --lines N        print the last N lines first (default 10; 0: none),
+                       of each file of a directory or pattern
   -f, --follow         then print lines as they are written; a dropped
                        connection or a daemon shutdown ends logtail (exit 1)
   -F                   follow and reconnect forever (backoff 100ms to 5s),
                        resuming right after the last line printed: nothing
-                       lost or repeated, even across a daemon restart
+                       lost or repeated, even across a daemon restart, in
+                       each file of a directory or pattern too
   -o, --output FORMAT  text (default): the lines as the file holds them;
                        json: one {"source","line","pos"} object per line
+                       (with "file" for a directory or pattern)
       --include RE     only the lines that match RE (RE2, Go's syntax; (?i)
                        for case), matched by the daemon against each line's
                        text without its colour codes; -n counts them
       --exclude RE     not the lines that match RE (with --include: both)
       --color WHEN     colour the source prefixes: auto (on a terminal,
                        unless NO_COLOR is set), always or never
-      --no-prefix      do not prefix lines with their source (several URLs)
+      --no-prefix      print the lines bare: no source prefixes (several
+                       URLs), no "==> FILE <==" lines (one URL of many files)
       --strip-ansi     remove the log's own escape codes (colours, links,
                        titles) and control characters (a lone CR, BS, C1)
       --max-message-bytes N
@@ -59,6 +70,8 @@ Examples:
   logtail ws://web-1:8080/var/log/app/app.log
   logtail -n 100 -F ws://web-1:8080/var/log/app/app.log
   logtail -f ws://web-1:8080/var/log/app.log ws://web-2:8080/var/log/app.log
+  logtail -n 5 -F 'ws://web-1:8080/var/log/app/*.log'
+  logtail -F ws://web-1:8080/var/log/app/
   LOGTAIL_TOKEN=s3cret logtail --insecure -F wss://db-1:8443/var/log/db.log
   logtail -o json -n 1000 ws://web-1:8080/var/log/app.log | jq -r .line
   logtail -n 20 -F --include 'ERROR|WARN' --exclude healthz ws://web-1:8080/var/log/app.log
@@ -73,8 +86,11 @@ type config struct {
 	color  bool
 	// include and exclude are the daemon's grep= and exclude=
 	include, exclude string
-	prefix           bool
-	strip            bool
+	prefix           bool // several URLs: each line says its source
+	// headers: one URL, "==> FILE <==" before the lines of another file
+	// (a stream of many files), as tail does with several files
+	headers bool
+	strip   bool
 	// maxMessage bounds one message from the daemon: above the daemon's
 	// largest, far below what would exhaust memory
 	maxMessage int64
@@ -89,8 +105,12 @@ type target struct {
 	arg    string   // as the user wrote it, for messages
 	url    *url.URL // ws or wss, the user's query kept
 	source string   // host:port/path, for prefixes and json output
-	prefix string   // what goes before each line (empty without prefixes)
+	color  string   // the SGR parameters of its prefixes ("" for none)
 }
+
+// sourceOf names the file of a stream of many files as source names a
+// target: host:port/path.
+func (t *target) sourceOf(file string) string { return t.url.Host + file }
 
 // usageError is a bad command line: exit status 2.
 type usageError struct{ err error }
@@ -203,8 +223,11 @@ func parseArgs(args []string, getenv func(string) string, stdout io.Writer) (*co
 		return nil, usageError{fmt.Errorf("--color %q: want auto, always or never", color)}
 	}
 	cfg.prefix = len(cfg.targets) > 1 && !noPrefix
-	if cfg.prefix {
-		setPrefixes(cfg.targets, cfg.color)
+	cfg.headers = len(cfg.targets) == 1 && !noPrefix
+	if cfg.prefix && cfg.color {
+		for i, t := range cfg.targets {
+			t.color = palette[i%len(palette)]
+		}
 	}
 
 	if token == "" {
@@ -255,21 +278,6 @@ func parseTarget(arg string) (*target, error) {
 
 // palette colours the prefixes of successive sources, as stern does.
 var palette = []string{"36", "33", "32", "35", "34", "31", "96", "93", "92", "95", "94", "91"}
-
-// setPrefixes makes "source | " prefixes, padded to the same width.
-func setPrefixes(targets []*target, color bool) {
-	width := 0
-	for _, t := range targets {
-		width = max(width, utf8.RuneCountInString(t.source))
-	}
-	for i, t := range targets {
-		name := t.source + strings.Repeat(" ", width-utf8.RuneCountInString(t.source))
-		if color {
-			name = "\x1b[" + palette[i%len(palette)] + "m" + name + "\x1b[0m"
-		}
-		t.prefix = name + " | "
-	}
-}
 
 // isTerminal reports whether w is a character device, such as a terminal.
 func isTerminal(w io.Writer) bool {

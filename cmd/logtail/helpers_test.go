@@ -81,6 +81,12 @@ func freeAddr(t *testing.T) string {
 // a new temporary directory), and stops it at the end of the test.
 func startDaemon(t *testing.T, addr, root string) *daemon {
 	t.Helper()
+	return startDaemonWith(t, addr, root)
+}
+
+// startDaemonWith is startDaemon with more flags for logtaild.
+func startDaemonWith(t *testing.T, addr, root string, flags ...string) *daemon {
+	t.Helper()
 	if addr == "" {
 		addr = freeAddr(t)
 	}
@@ -88,7 +94,7 @@ func startDaemon(t *testing.T, addr, root string) *daemon {
 		root = t.TempDir()
 	}
 	d := &daemon{t: t, addr: addr, root: root, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(daemonBin, "--addr", addr, "--root", root, "--poll-interval", "100ms", "--rotate-grace", "200ms")
+	d.cmd = exec.Command(daemonBin, append([]string{"--addr", addr, "--root", root, "--poll-interval", "100ms", "--rotate-grace", "200ms"}, flags...)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -15,9 +15,11 @@ import (
 	"github.com/logtail/logtail/render"
 )
 
-// jsonLine is one line of -o json output; jsonEvent one file event.
+// jsonLine is one line of -o json output; jsonEvent one file event. In a
+// stream of many files, File is the line's file (source stays the URL's).
 type jsonLine struct {
 	Source  string `json:"source"`
+	File    string `json:"file,omitempty"`
 	Line    string `json:"line"`
 	Pos     string `json:"pos"`
 	Partial bool   `json:"partial,omitempty"`
@@ -49,34 +51,66 @@ type printer struct {
 	enc    *json.Encoder
 	stderr io.Writer
 	buf    []byte
+
+	// prefixes (several URLs): "source | ", padded to the widest source
+	// seen so far, which grows as the files of a pattern come
+	width    int
+	prefixes map[fileKey]string
+
+	// "==> FILE <==" lines (one URL of many files): the file of the last
+	// header, and the files seen (the first message of each has its
+	// header even with no lines, as in tail)
+	last fileKey
+	seen map[fileKey]bool
+}
+
+// fileKey is one file of one target (file "": the target's single file).
+type fileKey struct {
+	t    *target
+	file string
 }
 
 func newPrinter(cfg *config, stdout, stderr io.Writer) *printer {
-	p := &printer{cfg: cfg, out: bufio.NewWriterSize(stdout, 64<<10), stderr: stderr}
+	p := &printer{cfg: cfg, out: bufio.NewWriterSize(stdout, 64<<10), stderr: stderr,
+		prefixes: make(map[fileKey]string), seen: make(map[fileKey]bool)}
 	p.enc = json.NewEncoder(p.out)
 	p.enc.SetEscapeHTML(false)
+	for _, t := range cfg.targets {
+		p.width = max(p.width, utf8.RuneCountInString(t.source))
+	}
 	return p
 }
 
-// message prints one message of t's stream.
-func (p *printer) message(t *target, m *wire.Message) error {
+// message prints one message of t's stream; many says that the stream is
+// of many files (its messages name their file).
+func (p *printer) message(t *target, many bool, m *wire.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	k := fileKey{t: t}
+	if many {
+		k.file = m.File
+	}
 	if m.Event != "" {
-		if err := p.event(t, m); err != nil {
+		if err := p.event(t, many, m); err != nil {
 			return err
+		}
+		if m.Event == wire.EventJoined {
+			p.seen[k] = true // its header comes with its first lines
 		}
 	}
 	if p.cfg.json {
-		p.jsonLines(t, m)
-	} else {
+		p.jsonLines(t, k.file, m)
+	} else if m.Event == "" {
+		p.header(k, m)
+		prefix := p.prefix(k)
 		for _, line := range m.Lines {
-			p.line(t, line, true)
+			p.line(prefix, line, true)
 		}
 		if m.Partial != "" {
 			// tail prints a last line without newline as it is; merged
-			// with other sources it gets one, or the next line would join it
-			p.line(t, m.Partial, len(p.cfg.targets) > 1)
+			// with other sources it gets one, or the next line would join
+			// it (a header's empty line ends it, as in tail)
+			p.line(prefix, m.Partial, len(p.cfg.targets) > 1)
 		}
 	}
 	if err := p.out.Flush(); err != nil {
@@ -85,9 +119,60 @@ func (p *printer) message(t *target, m *wire.Message) error {
 	return nil
 }
 
+// header writes "==> FILE <==" before the lines of k, as GNU tail does with
+// several files: when they are of another file than the last lines
+// written, after an empty line but for the first. A file's first message
+// has it even with no lines (tail -f shows every file it follows), but for
+// the last 0 lines without following (tail -n 0 shows nothing). Only for
+// one URL: with several, each line's prefix names its file; with
+// --no-prefix, lines are bare.
+func (p *printer) header(k fileKey, m *wire.Message) {
+	if !p.cfg.headers || k.file == "" {
+		return
+	}
+	first := !p.seen[k]
+	p.seen[k] = true
+	has := len(m.Lines) > 0 || m.Partial != ""
+	if k == p.last || !has && !(first && (p.cfg.follow || p.cfg.lines > 0)) {
+		return
+	}
+	if p.last != (fileKey{}) {
+		p.out.WriteByte('\n')
+	}
+	p.last = k
+	p.out.WriteString("==> " + printable(k.file) + " <==\n")
+}
+
+// prefix is what goes before each line of k: "" without prefixes, else its
+// source (a file's own for a stream of many files), coloured, padded to the
+// widest so far, and " | ".
+func (p *printer) prefix(k fileKey) string {
+	if !p.cfg.prefix {
+		return ""
+	}
+	if s, ok := p.prefixes[k]; ok {
+		return s
+	}
+	source := k.t.source
+	if k.file != "" {
+		source = printable(k.t.sourceOf(k.file))
+	}
+	if n := utf8.RuneCountInString(source); n > p.width {
+		p.width = n
+		clear(p.prefixes) // made for a narrower column
+	}
+	s := source + strings.Repeat(" ", p.width-utf8.RuneCountInString(source))
+	if k.t.color != "" {
+		s = "\x1b[" + k.t.color + "m" + s + "\x1b[0m"
+	}
+	s += " | "
+	p.prefixes[k] = s
+	return s
+}
+
 // line writes one line of text output, with its prefix and newline.
-func (p *printer) line(t *target, line string, newline bool) {
-	p.out.WriteString(t.prefix)
+func (p *printer) line(prefix, line string, newline bool) {
+	p.out.WriteString(prefix)
 	if p.cfg.strip && needsStrip(line) {
 		p.buf = strip(p.buf[:0], line)
 		p.out.Write(p.buf)
@@ -99,15 +184,16 @@ func (p *printer) line(t *target, line string, newline bool) {
 	}
 }
 
-// jsonLines writes one object per line, each with the position of its end.
-func (p *printer) jsonLines(t *target, m *wire.Message) {
+// jsonLines writes one object per line, each with the position of its end
+// (in file, in a stream of many files).
+func (p *printer) jsonLines(t *target, file string, m *wire.Message) {
 	for i, pos := range m.LineEnds() {
-		p.enc.Encode(jsonLine{Source: t.source, Line: p.stripped(m.Lines[i]), Pos: pos})
+		p.enc.Encode(jsonLine{Source: t.source, File: file, Line: p.stripped(m.Lines[i]), Pos: pos})
 	}
 	if m.Partial != "" {
 		// an unfinished line ends where its text does: the daemon gives no size
 		pos := m.PartialEnd()
-		p.enc.Encode(jsonLine{Source: t.source, Line: p.stripped(m.Partial), Pos: pos, Partial: true})
+		p.enc.Encode(jsonLine{Source: t.source, File: file, Line: p.stripped(m.Partial), Pos: pos, Partial: true})
 	}
 }
 
@@ -171,8 +257,9 @@ func strip(dst []byte, line string) []byte {
 }
 
 // event reports a file event: on stdout as an object with -o json, else as
-// a note on stderr, as tail does.
-func (p *printer) event(t *target, m *wire.Message) error {
+// a note on stderr, as tail does. In a stream of many files the note starts
+// with the file it is about.
+func (p *printer) event(t *target, many bool, m *wire.Message) error {
 	if p.cfg.json {
 		p.enc.Encode(jsonEvent{Source: t.source, Event: m.Event, Reason: m.Reason, File: m.File, Bytes: m.Bytes, Pos: m.Pos})
 		if m.Event != "gap" {
@@ -182,23 +269,36 @@ func (p *printer) event(t *target, m *wire.Message) error {
 	if err := p.out.Flush(); err != nil {
 		return outputError{err}
 	}
+	var about string // "FILE: " in a stream of many files
+	if many && m.File != "" {
+		about = printable(m.File) + ": "
+	}
 	switch m.Event {
-	case "rotated":
-		p.notef(t, "file replaced; following the new file")
-	case "truncated":
-		p.notef(t, "file truncated")
-	case "gap":
-		p.notef(t, "%s", gapWarning(m))
+	case wire.EventRotated:
+		p.notef(t, "%sfile replaced; following the new file", about)
+	case wire.EventTruncated:
+		p.notef(t, "%sfile truncated", about)
+	case wire.EventGap:
+		p.notef(t, "%s%s", about, gapWarning(m, about == ""))
 	case wire.EventScanLimit:
-		p.notef(t, "the daemon stopped searching for matching lines: %s", printable(m.Reason))
+		p.notef(t, "%sthe daemon stopped searching for matching lines: %s", about, printable(m.Reason))
+	case wire.EventJoined:
+		p.notef(t, "%snew file; following it from its start", about)
+	case wire.EventLeft:
+		reason := "no longer matches"
+		if m.Reason != "" {
+			reason = printable(m.Reason)
+		}
+		p.notef(t, "%sno longer followed: %s", about, reason)
 	default:
-		p.notef(t, "event %s", printable(m.Event))
+		p.notef(t, "%sevent %s", about, printable(m.Event))
 	}
 	return nil
 }
 
-// gapWarning is the one line that tells of lines lost.
-func gapWarning(m *wire.Message) string {
+// gapWarning is the one line that tells of lines lost; withFile adds the
+// file the event names (a single file's rotated generation).
+func gapWarning(m *wire.Message, withFile bool) string {
 	reason := m.Reason
 	if reason == "" {
 		reason = "unknown reason"
@@ -209,7 +309,7 @@ func gapWarning(m *wire.Message) string {
 	if m.Bytes != nil {
 		fmt.Fprintf(&b, " (%d bytes)", *m.Bytes)
 	}
-	if m.File != "" {
+	if withFile && m.File != "" {
 		b.WriteString("; file ")
 		b.WriteString(printable(m.File))
 	}

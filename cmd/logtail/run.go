@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		streams[i], targets[s] = s, t
 	}
 	errs := client.FollowAll(ctx, streams,
-		func(s *client.Stream, m *wire.Message) error { return out.message(targets[s], m) },
+		func(s *client.Stream, m *wire.Message) error { return out.message(targets[s], s.Many(), m) },
 		func(s *client.Stream, err error) { out.note(targets[s], "%s", describe(err)) })
 	if err := out.flush(); err != nil {
 		return err
