@@ -33,6 +33,8 @@ type sender struct {
 	pos     wire.Position // where the lines in msg end
 	partial []byte        // an unfinished last line, sent only when not following
 
+	start *wire.Position // an answer to before= (before.go): where its lines start, on each of its messages (up to pageTarget)
+
 	flt *filterState // grep=, exclude= (filter.go); nil: every line
 	// hs, for a plain-HTTP stream (httpstream.go), writes its frames in
 	// its form; nil over WebSocket (c)
@@ -69,7 +71,7 @@ func (s *sender) add(b *tailer.Batch) error {
 		s.msg = *s.buf
 	}
 	s.st.lines += b.Lines
-	if s.deflate && b.Lines > 0 {
+	if s.deflate && b.Lines > 0 && s.start == nil { // (a page's messages are its own: start)
 		return s.addDeflated(b)
 	}
 	switch s.format {
@@ -138,7 +140,7 @@ func (s *sender) addJSON(b *tailer.Batch) error {
 	}
 	s.sizes = s.appendSizes(b)
 	s.pos = b.End
-	if s.len() >= frameTarget {
+	if s.len() >= frameTarget && (s.start == nil || s.len() >= pageTarget) { // (before.go)
 		return s.flush()
 	}
 	return nil
@@ -192,7 +194,7 @@ func (s *sender) closeJSON() {
 	if s.partial != nil {
 		s.msg = slices.Grow(s.msg, wire.StringLen(s.partial)+len(s.sizes)+128) // not twice a long line
 	}
-	s.msg = wire.AppendLinesEndOf(s.msg, s.sizes, s.partial, s.file, nil, s.pos)
+	s.msg = wire.AppendLinesEndOf(s.msg, s.sizes, s.partial, s.file, s.start, s.pos)
 	s.sizes, s.partial = s.sizes[:0], nil
 	s.open, s.filled = false, false
 }

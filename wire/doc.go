@@ -158,15 +158,18 @@
 //
 // # Paging back
 //
-// before=POS&lines=N (format=json) answers with one message: the N lines
-// that end at POS, "pos" POS, and "start" the position where the first of
-// them begins; then the stream closes (1000). before=START asks for the page
-// before; a start at offset 0 is the file's start. POS may be in the file
-// under the name or in a rotated generation that is still there; when its
-// file is gone, or POS is not a line boundary of it, the request is
+// before=POS&lines=N (format=json) answers with one message (several, each
+// with start, when it is over about 1 MiB): the N lines that end at POS,
+// "pos" POS, and "start" the position where the first of them begins; then
+// the stream closes (1000). before=START asks for the page before; a start
+// at offset 0 is the file's start. POS may be in the file under the name or
+// in a rotated generation that is still there; when its file is gone (or
+// was truncated since), or POS is not a line boundary of it, the request is
 // refused (404, 400). grep= and exclude= apply: the N lines that pass,
 // searched back at most --max-scan-bytes (then "start" is where the search
-// stopped). In text and html, the lines only.
+// stopped, and a scan-limit event comes first); pos is then after the last
+// line that passes. In text and html, the lines only. Plain HTTP serves it
+// too (text, ndjson, SSE).
 //
 // # Close codes
 //
