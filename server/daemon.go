@@ -132,6 +132,8 @@ func New(cfg Config) (*Daemon, error) {
 		Open:         d.checkFile,
 		AllowOrigins: cfg.AllowOrigins,
 		Version:      cfg.Version,
+		// the element's probe (/_logtail/origin) says what a stream would
+		OriginAllowed: func(r *http.Request) bool { return d.originAllowed(r) },
 	})
 	d.quit, d.stop = context.WithCancel(context.Background())
 	d.kill, d.killAll = context.WithCancel(context.Background())

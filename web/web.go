@@ -35,6 +35,11 @@ type Config struct {
 	Open func(name string) (fs.FileInfo, error)
 	// AllowOrigins may frame the viewer (frame-ancestors) besides the daemon's own.
 	AllowOrigins []string
+	// OriginAllowed, when set, is the daemon's own check of a request's
+	// Origin for a stream; the origin probe (/_logtail/origin, which the
+	// <logtail-log> element asks when its socket is refused) answers with it.
+	// Without it the probe allows the daemon's own host and AllowOrigins.
+	OriginAllowed func(r *http.Request) bool
 	// Version is shown in the pages' footer.
 	Version string
 	// MaxEntries bounds the entries (files, directories, links) one walk of
@@ -67,6 +72,25 @@ type Handler struct {
 	viewer  *template.Template
 }
 
+// What lives under Prefix besides the embedded files.
+const (
+	viewPage    = "view"   // the viewer of several files: /_logtail/view?path=A&path=B
+	originProbe = "origin" // whether the asking page's origin may open streams
+)
+
+// staticAssets are the embedded files served as they are, by name under
+// Prefix, with their type.
+var staticAssets = []struct{ name, ctype string }{
+	{"viewer.css", "text/css; charset=utf-8"},
+	{"log.css", "text/css; charset=utf-8"},
+	{"viewer.js", "text/javascript; charset=utf-8"},
+	{"index.js", "text/javascript; charset=utf-8"},
+	{"stream.js", "text/javascript; charset=utf-8"},
+	{"lines.js", "text/javascript; charset=utf-8"},
+	{"rate.js", "text/javascript; charset=utf-8"},
+	{"logtail-log.js", "text/javascript; charset=utf-8"},
+}
+
 // New builds a handler. It panics only if the embedded files are broken,
 // which the package's tests catch.
 func New(cfg Config) *Handler {
@@ -90,8 +114,10 @@ func New(cfg Config) *Handler {
 		sum.Write(body)
 	}
 	add("terminal.css", "text/css; charset=utf-8", render.CSS)
-	add("viewer.css", "text/css; charset=utf-8", mustRead("static/viewer.css"))
-	add("viewer.js", "text/javascript; charset=utf-8", mustRead("static/viewer.js"))
+	for _, a := range staticAssets {
+		add(a.name, a.ctype, mustRead("static/"+a.name))
+	}
+	add("logtail-log.css", "text/css; charset=utf-8", elementCSS())
 	h.version = hex.EncodeToString(sum.Sum(nil)[:6])
 
 	ancestors := []string{"'self'"}
@@ -121,6 +147,33 @@ func mustRead(name string) []byte {
 	return b
 }
 
+// elementCSS is the stylesheet of the <logtail-log> element's shadow root:
+// render's palette on the element itself (:host, as the shadow root has no
+// :root), the log's styles shared with the viewer, and the element's own.
+func elementCSS() []byte {
+	var b bytes.Buffer
+	b.Write(bytes.ReplaceAll(render.CSS, []byte(":root"), []byte(":host")))
+	b.WriteString("\n")
+	b.Write(mustRead("static/log.css"))
+	b.WriteString("\n")
+	b.Write(mustRead("static/logtail-log.css"))
+	return b.Bytes()
+}
+
+// Public reports whether a request for path (under Prefix) may be answered
+// without the daemon's token: the scripts and stylesheets, which are the
+// same for everyone and hold no log, and the origin probe. A page of
+// another site loads the <logtail-log> element's script without the
+// token's cookie. The page of several files is not public.
+func (h *Handler) Public(path string) bool {
+	name, ok := strings.CutPrefix(path, Prefix)
+	if !ok {
+		return false
+	}
+	_, asset := h.assets[name]
+	return asset || name == originProbe
+}
+
 // SetSecurityHeaders sets the headers every page and asset carries: a policy
 // that allows nothing but the daemon's own scripts, styles and sockets (and
 // framing by the allowed origins), no MIME sniffing, no referrer.
@@ -131,20 +184,34 @@ func (h *Handler) SetSecurityHeaders(w http.ResponseWriter) {
 	hd.Set("Referrer-Policy", "no-referrer")
 }
 
-// Assets serves the embedded files under Prefix. A request carrying the
-// current ?v= is cached for a year (the version changes with the content);
-// without it, the browser revalidates with the ETag.
+// Assets serves what lives under Prefix: the embedded files, the viewer of
+// several files (view, see Handler.Merged) and the origin probe. A file
+// requested with the current ?v= is cached for a year (the version changes
+// with the content); without it, the browser revalidates with the ETag.
+// Files may be read by pages of any origin (Access-Control-Allow-Origin: *):
+// they are public code, and the <logtail-log> element is loaded by other
+// sites' pages as a module script, which is fetched with CORS.
 func (h *Handler) Assets(w http.ResponseWriter, r *http.Request) {
 	if !pageMethod(w, r) {
 		return
 	}
-	a, ok := h.assets[strings.TrimPrefix(r.URL.Path, Prefix)]
+	name := strings.TrimPrefix(r.URL.Path, Prefix)
+	switch name {
+	case viewPage:
+		h.Merged(w, r)
+		return
+	case originProbe:
+		h.probeOrigin(w, r)
+		return
+	}
+	a, ok := h.assets[name]
 	if !ok {
 		Refuse(w, http.StatusNotFound, "no such asset")
 		return
 	}
 	h.SetSecurityHeaders(w)
 	hd := w.Header()
+	hd.Set("Access-Control-Allow-Origin", "*")
 	hd.Set("Content-Type", a.ctype)
 	hd.Set("ETag", a.etag)
 	if r.URL.Query().Get("v") == h.version {
