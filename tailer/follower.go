@@ -2,6 +2,7 @@ package tailer
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,8 +14,6 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
-
-	"github.com/nxadm/tail/util"
 
 	"github.com/logtail/logtail/wire"
 )
@@ -38,15 +37,16 @@ const maxChain = 64
 // look into the directory does not take them for new ones.
 const maxKnown = 64
 
-var libraryLogger sync.Once
+// maxBackoff bounds how far apart, in PollIntervals, a follower whose file
+// and directory are watched looks at them unasked.
+const maxBackoff = 30
 
-// setLibraryLogger sends nxadm/tail's own log (it only logs before a fatal
-// error) to our logger instead of stderr.
-func setLibraryLogger(l *slog.Logger) {
-	libraryLogger.Do(func() {
-		util.LOGGER = &util.Logger{Logger: slog.NewLogLogger(l.Handler(), slog.LevelError)}
-	})
-}
+// readBufs are the followers' read blocks (and their window), lent for one
+// pass: an idle follower holds none.
+var readBufs = sync.Pool{New: func() any {
+	b := make([]byte, winBytes+readBlock)
+	return &b
+}}
 
 // follower reads one file by name and fans its lines out. All fields below
 // the first group belong to its goroutine.
@@ -82,8 +82,14 @@ type follower struct {
 	heads  [][]byte // the first bytes of generations it read lately: copies start alike
 	failed error    // an open or read error every new subscriber is told
 
-	watcher *fileWatch // the current file's changes (see watch.go)
-	names   *nameWatch // files appearing under the name (see dirwatch.go)
+	watcher     *fileWatch // the current file's changes (see watch.go)
+	names       *nameWatch // files appearing under the name (see dirwatch.go)
+	toldNoWatch bool       // that the file is followed without a watch
+	remote      bool       // on a file system whose changes inotify may not see
+	// missed is set when a poll found what no event told (a file written
+	// through mmap, or a file system that does not say): the follower then
+	// polls every PollInterval for good.
+	missed bool
 	// Files that came under the name, as counted by names, against those
 	// the follower found: the difference were gone before it could read them.
 	createdBase, createdSeen int64
@@ -93,13 +99,17 @@ type follower struct {
 
 	caughtUp   chan struct{} // a queue drained below half, a stall, or a directory event
 	full       atomic.Int64  // subscribers (live or catching up) whose queue is half full
-	buf        []byte        // one read block and its window, reused
+	buf        []byte        // one read block and its window, lent for each pass (see lend)
+	bufp       *[]byte       // buf's, for readBufs
 	stallTimer *time.Timer   // wakes the follower to look for stalled subscribers
 	subs       map[*Subscription]struct{}
 	catching   map[*Subscription]*cursor // resuming subscribers not yet live
 	html       Renderer                  // nil when the hub renders no HTML
 	htmlSubs   int
-	ticker     *time.Ticker
+	poll       *time.Timer   // looks at the file when no event came: a safety net
+	pollEvery  time.Duration // the poll's interval now (see schedule)
+	polling    bool          // the check under way is the poll's
+	turns      int64         // rotations, cuts and files found, for schedule
 }
 
 // saturated reports whether a subscriber that is keeping up has a half-full
@@ -145,7 +155,6 @@ func newFollower(h *Hub, name string, after <-chan struct{}) *follower {
 		done:     make(chan struct{}),
 		subs:     make(map[*Subscription]struct{}),
 		catching: make(map[*Subscription]*cursor),
-		buf:      make([]byte, winBytes+readBlock),
 		html:     h.newRenderer(),
 	}
 }
@@ -167,9 +176,14 @@ func (f *follower) run() {
 	defer f.hub.active.Add(-1)
 	defer f.shutdown()
 
-	f.ticker = time.NewTicker(f.hub.cfg.PollInterval)
-	if err := f.start(); err != nil {
+	f.pollEvery = f.hub.cfg.PollInterval
+	f.poll = time.NewTimer(f.pollEvery)
+	f.lend()
+	err := f.start()
+	f.reclaim()
+	if err != nil {
 		f.failed = err // told to every subscriber until the last one leaves
+		f.poll.Stop()
 		for {
 			select {
 			case r := <-f.reqs:
@@ -180,26 +194,35 @@ func (f *follower) run() {
 		}
 	}
 	for {
-		var changed, watchEnded <-chan struct{}
-		if f.watcher != nil {
-			changed, watchEnded = f.watcher.changed, f.watcher.done
-		}
 		select {
 		case r := <-f.reqs:
+			f.lend()
 			f.handle(r)
-		case <-changed:
+		case <-f.poll.C:
+			f.lend()
+			f.polling = true
 			f.check()
-		case <-watchEnded:
-			f.watcher = nil // its watch was removed under it: check watches again
-			f.check()
-		case <-f.ticker.C:
-			f.check()
-		case <-f.caughtUp:
+			f.polling = false
+		case <-f.caughtUp: // an inotify event, a drained queue, a timer
+			f.lend()
 			f.check()
 		case <-f.stop:
 			return
 		}
+		f.reclaim()
 	}
+}
+
+// lend gives the follower a read buffer for one pass.
+func (f *follower) lend() {
+	f.bufp = readBufs.Get().(*[]byte)
+	f.buf = *f.bufp
+}
+
+// reclaim takes the pass's read buffer back: nothing read is kept in it.
+func (f *follower) reclaim() {
+	readBufs.Put(f.bufp)
+	f.buf, f.bufp = nil, nil
 }
 
 // start opens the file and positions the follower after its last complete
@@ -207,11 +230,16 @@ func (f *follower) run() {
 func (f *follower) start() error {
 	// The directory first: every file that comes under the name from now on
 	// is counted.
-	if nw, err := watchName(f.name, f.wake); err != nil {
-		f.log().Warn("no watch on the directory; rotations are seen by polling, and a file gone before it was read cannot be told", "path", f.name, "err", err)
+	if nw, err := f.hub.watchName(f.name, f.wake); err != nil {
+		level := slog.LevelWarn
+		if errors.Is(err, errWatchLimit) || errors.Is(err, syscall.ENOSPC) {
+			level = slog.LevelInfo // a limit (--max-watches, fs.inotify.max_user_watches), not a fault
+		}
+		f.log().Log(context.Background(), level, "no watch on the directory; rotations are seen by polling, and a file gone before it was read cannot be told", "path", f.name, "err", err)
 	} else {
 		f.names = nw
 	}
+	f.remote = remoteFS(dirOf(f.name))
 	file, _, err := f.hub.cfg.Open(f.name)
 	if err != nil {
 		return err
@@ -275,7 +303,7 @@ func (f *follower) shutdown() {
 	if f.names != nil {
 		f.names.Close()
 	}
-	f.ticker.Stop()
+	f.poll.Stop()
 	for _, src := range f.chain {
 		src.close()
 	}
@@ -409,6 +437,7 @@ func (f *follower) end(s *Subscription, err error) {
 // check reads whatever is new, every generation in order, then looks whether
 // the name now leads to another file.
 func (f *follower) check() {
+	was := f.mark()
 	if f.hub.starved.Load() {
 		f.dropStalled()
 	}
@@ -431,6 +460,70 @@ func (f *follower) check() {
 	for s, c := range f.catching {
 		f.advance(s, c)
 	}
+	f.schedule(f.mark() != was)
+}
+
+// progress is where a follower stands in the file under the name: a check
+// that moves it found something that events tell (what it reads of the
+// generations renamed away, which are not watched, does not count).
+type progress struct {
+	cur   *source
+	off   int64
+	turns int64
+}
+
+func (f *follower) mark() progress {
+	p := progress{cur: f.cur, turns: f.turns}
+	if f.cur != nil {
+		p.off = f.cur.off
+	}
+	return p
+}
+
+// schedule sets when the follower next looks at its files unasked, after a
+// check that moved it or not.
+func (f *follower) schedule(moved bool) { f.poll.Reset(f.nextPoll(moved)) }
+
+// nextPoll is how long until the next poll. The poll is a safety net, for
+// events inotify missed and for files it does not watch: while the file and
+// its directory are watched, a poll that finds nothing doubles the interval,
+// up to maxBackoff × PollInterval, and any event brings it back to
+// PollInterval. Renamed-away generations, which have no watch, are looked at
+// every graceTick.
+func (f *follower) nextPoll(moved bool) time.Duration {
+	base := f.hub.cfg.PollInterval
+	switch {
+	case len(f.chain) > 0:
+		f.pollEvery = base
+		return min(graceTick, base)
+	case !f.watched() || !f.polling:
+		f.pollEvery = base
+	case moved && !f.eventPending():
+		f.missed = true
+		f.pollEvery = base
+		f.log().Info("a poll found changes no inotify event told; polling the file every PollInterval", "path", f.name, "every", base)
+	case moved:
+		f.pollEvery = base // its event is on the way
+	default:
+		f.pollEvery = min(2*f.pollEvery, maxBackoff*base)
+	}
+	return f.pollEvery
+}
+
+// watched reports whether events tell the follower of every change: its file
+// (if any) and its directory have live watches, on a local file system.
+func (f *follower) watched() bool {
+	if f.missed || f.remote || f.names == nil || f.names.gone() {
+		return false
+	}
+	return f.cur == nil || f.watcher != nil && !f.watcher.gone.Load()
+}
+
+// eventPending reports whether an event came for the follower that it has
+// not handled yet, once the events queued in the kernel are dispatched.
+func (f *follower) eventPending() bool {
+	notify.sync()
+	return len(f.caughtUp) > 0
 }
 
 // readChain reads the renamed-away generations in order. It reports whether
@@ -458,9 +551,6 @@ func (f *follower) readChain() bool {
 		src.close()
 		f.chain = append(f.chain[:i], f.chain[i+1:]...)
 		i--
-	}
-	if len(f.chain) == 0 {
-		f.ticker.Reset(f.hub.cfg.PollInterval)
 	}
 	return true
 }
@@ -548,6 +638,7 @@ func (f *follower) send(src *source, out lines) {
 // are read from there first (cut reports that it queued the copy). What is
 // lost, it says.
 func (f *follower) cut(src *source) (copied bool) {
+	f.turns++
 	f.log().Info("file truncated", "path", src.name, "offset", src.off)
 	unread := src.seen - src.off // known to have been there, not read
 	cp := f.findCopy(src, 0, nil)
@@ -637,8 +728,8 @@ func (f *follower) look() bool {
 	same := err == nil && f.cur != nil && st.id == f.cur.stat.id
 	counted := f.names != nil && f.names.created.Load() != f.createdSeen
 	if same && !counted {
-		if f.watcher == nil {
-			f.watch()
+		if f.watcher == nil || f.watcher.gone.Load() {
+			f.watch() // none could be had, or the kernel dropped it
 		}
 		return false
 	}
@@ -660,6 +751,7 @@ func (f *follower) look() bool {
 		f.retire()
 	}
 	gens, under, created, complete := f.discover()
+	f.turns += int64(len(gens))
 	f.account(gens, under, created, complete)
 	f.chain = append(f.chain, gens...)
 	// the newest of them is the current file if it is under the name
@@ -677,9 +769,6 @@ func (f *follower) look() bool {
 		if p := gs[i-1]; p.left == 0 && gs[i].stat.born > p.stat.born {
 			p.left = gs[i].stat.born
 		}
-	}
-	if len(f.chain) > 0 {
-		f.ticker.Reset(min(graceTick, f.hub.cfg.PollInterval))
 	}
 	return len(gens) > 0
 }

@@ -29,7 +29,11 @@ type Config struct {
 	// Logger receives the followers' diagnostics.
 	Logger *slog.Logger
 	// PollInterval is how often a follower looks at its file when no inotify
-	// event came (a safety net: events can be missed). Default 1s.
+	// event came (a safety net: events can be missed). While both the file
+	// and its directory are watched and nothing happens, the interval
+	// doubles at each look up to maxBackoff × PollInterval, and any event
+	// brings it back; a file without a watch is looked at every
+	// PollInterval. Default 1s.
 	PollInterval time.Duration
 	// Grace is how long a renamed-away file is still read, for applications
 	// that keep writing to it until told to reopen their log. Default 5s.
@@ -53,10 +57,12 @@ type Config struct {
 	// subscriber for a gap only it has (a resume from a position whose file
 	// is gone). It must not block.
 	OnEvent func(kind string)
-	// MaxWatches bounds the inotify watches the hub's followers hold, all
-	// together (files and directories); beyond it, and when the kernel
-	// refuses one (fs.inotify.max_user_watches), a file is followed by
-	// polling every PollInterval. Default 8192.
+	// MaxWatches bounds the inotify watches the hub's followers and
+	// WatchDir's callers hold, all together (a file's, a directory's once
+	// however many share it); beyond it, and when the kernel refuses one
+	// (fs.inotify.max_user_watches), a file is followed by polling every
+	// PollInterval, and takes a watch at a later poll if one is free then.
+	// Watches says how many are held. Default 8192.
 	MaxWatches int
 	// NewRenderer makes the HTML renderer of a followed file and of each
 	// reader of older lines; nil: no subscriber may ask for HTML.
@@ -104,6 +110,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CatchUpBytes <= 0 {
 		c.CatchUpBytes = 16 << 20
+	}
+	if c.MaxWatches <= 0 {
+		c.MaxWatches = 8192
 	}
 	return c
 }
@@ -192,7 +201,25 @@ type Hub struct {
 
 	catchUp atomic.Int64 // bytes of catch-up batches queued and not yet released
 	starved atomic.Bool  // a cursor waits for catch-up room
+
+	// The inotify watches held, counted against MaxWatches: a directory
+	// once however many watchers share it, a file once per follower.
+	watchMu       sync.Mutex
+	dirsHeld      map[*watchedDir]int // by how many of the hub's watchers
+	filesHeld     int
+	dirWatches    map[*nameWatch]struct{} // WatchDir's, stopped by Close
+	watchesClosed bool                    // Close stopped them: no more
 }
+
+// Watches is how many inotify watches the hub's followers and WatchDir
+// callers hold, at most Config.MaxWatches.
+func (h *Hub) Watches() int {
+	h.watchMu.Lock()
+	defer h.watchMu.Unlock()
+	return h.watchesLocked()
+}
+
+func (h *Hub) watchesLocked() int { return len(h.dirsHeld) + h.filesHeld }
 
 // catchUpRoom reports whether cursors may queue more.
 func (h *Hub) catchUpRoom() bool { return h.catchUp.Load() < h.cfg.CatchUpBytes }
@@ -221,8 +248,8 @@ func (h *Hub) releaseCatchUp(n int64) {
 // NewHub returns a Hub; Close stops its followers.
 func NewHub(cfg Config) *Hub {
 	cfg = cfg.withDefaults()
-	setLibraryLogger(cfg.Logger)
-	return &Hub{cfg: cfg, followers: make(map[string]*follower)}
+	return &Hub{cfg: cfg, followers: make(map[string]*follower),
+		dirsHeld: make(map[*watchedDir]int), dirWatches: make(map[*nameWatch]struct{})}
 }
 
 // Followers returns how many files are being followed.
@@ -339,6 +366,7 @@ func (h *Hub) Close() error {
 	}
 	h.mu.Unlock()
 	h.wg.Wait()
+	h.stopDirWatches()
 	return nil
 }
 

@@ -162,6 +162,7 @@ func (src *source) take(data []byte) lines {
 	src.sp.split(&out, data)
 	src.sp.settle(&out)
 	src.boundary += out.bytes
+	src.trim()
 	return out
 }
 
@@ -171,7 +172,20 @@ func (src *source) finish() lines {
 	src.sp.flush(&out)
 	src.sp.settle(&out)
 	src.boundary += out.bytes
+	src.trim()
 	return out
+}
+
+// keepPartial is the most room a source keeps for a short unfinished line
+// (or none): the room a long one took (up to MaxLineBytes) is not held for
+// the life of a follower that goes idle after it.
+const keepPartial = 1 << 10
+
+// trim lets go of the room of a long unfinished line once it has ended.
+func (src *source) trim() {
+	if p := src.sp.partial; cap(p) > keepPartial && len(p) <= keepPartial {
+		src.sp.partial = bytes.Clone(p) // room for just what it holds
+	}
 }
 
 func (src *source) close() {

@@ -1,10 +1,17 @@
 package tailer
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"syscall"
 
-	"github.com/nxadm/tail/watch"
+	"golang.org/x/sys/unix"
 )
 
 // fdPath is the path of an open file's descriptor, which leads to it
@@ -25,76 +32,163 @@ func fdPath(file *os.File) (string, error) {
 	return p, nil
 }
 
-// The shared inotify tracker of github.com/nxadm/tail/watch keeps ONE event
-// channel per file name, used both by a change watch (watch.Watch) and by a
-// wait for the name to appear (watch.WatchCreate), and any RemoveWatch of the
-// name closes and forgets that channel. The library's own ChangeEvents removes
-// its watch from a goroutine some time after its tomb is killed, so a watch
-// made right after (reopen after a rotation, or BlockUntilExists after a
-// delete) could have its channel closed or deleted under it: the follower
-// then got no event any more and only saw the file again at the next
-// PollInterval (a minute, an hour...), or never noticed it came back.
-// So the follower makes and removes its watch itself, synchronously, and
-// learns of files appearing under the name from a directory watch of its own
-// (dirwatch.go), never from this tracker.
-//
-// It watches the file it has open, by /proc/self/fd/N, not by its name: a
-// watch of a name that was just renamed away fails, and the tracker still
-// makes the name's channel, which nobody then reads, and its one goroutine
-// blocks forever on the next event for that name (a late one of the previous
-// watch): every follower of the process stops. The descriptor's path leads to
-// the open file whatever happened to its name, so that watch cannot fail, and
-// it is of the very file being read.
+// A follower watches the file it reads through the process's inotify
+// instance (dirwatch.go), by the path of its descriptor, /proc/self/fd/N,
+// not by its name: a watch of a name that was just renamed away fails or
+// watches another file, while the descriptor's path leads to the open file
+// whatever happened to its name, so the watch is of the very file being
+// read. Its events only wake the follower, which then reads and looks at the
+// name: no goroutine or channel of its own. Files appearing under the name
+// are told by the directory's watch.
 
-// fileWatch forwards the tracker's events for one name to the follower.
-type fileWatch struct {
-	changed chan struct{} // something happened to the file (buffered, 1)
-	stop    chan struct{}
-	done    chan struct{} // the goroutine ended and removed its watch
+// fileEvents are what a followed file's watch reports: writes and cuts, a
+// change of its links (removed), a move, its deletion.
+const fileEvents = syscall.IN_MODIFY | syscall.IN_ATTRIB | syscall.IN_MOVE_SELF | syscall.IN_DELETE_SELF
+
+// watchedFile is one inotify watch of a file, shared by the followers that
+// read that file (under several names).
+type watchedFile struct {
+	wd      int32
+	watches []*fileWatch
 }
 
-// watch asks the shared inotify watcher for the current file's changes.
+// fileWatch is a follower's watch of the file it reads.
+type fileWatch struct {
+	hub  *Hub
+	file *watchedFile
+	wake func() // after each event; must not block
+	// gone is set when the kernel removed the watch: the follower watches
+	// again.
+	gone atomic.Bool
+}
+
+// wakeAll adds the wakes of wf's watchers to wakes.
+func (wf *watchedFile) wakeAll(wakes []func()) []func() {
+	for _, fw := range wf.watches {
+		wakes = append(wakes, fw.wake)
+	}
+	return wakes
+}
+
+// dropFile forgets a file watch the kernel removed. Called with mu held.
+func (w *notifier) dropFile(wf *watchedFile) {
+	delete(w.files, wf.wd)
+	for _, fw := range wf.watches {
+		fw.gone.Store(true)
+	}
+}
+
+// watchFile watches an open file; wake is called after each of its events.
+func (h *Hub) watchFile(file *os.File, wake func()) (*fileWatch, error) {
+	h.watchMu.Lock()
+	defer h.watchMu.Unlock()
+	if h.watchesLocked() >= h.cfg.MaxWatches {
+		return nil, errWatchLimit
+	}
+	name, err := fdPath(file)
+	if err != nil {
+		return nil, err
+	}
+	notify.mu.Lock()
+	if notify.fd < 0 {
+		if err := notify.start(); err != nil {
+			notify.mu.Unlock()
+			return nil, err
+		}
+	}
+	wd, err := syscall.InotifyAddWatch(notify.fd, name, fileEvents)
+	if err != nil {
+		idle := notify.idle()
+		notify.mu.Unlock()
+		if idle {
+			notify.stopIfIdle()
+		}
+		return nil, &os.PathError{Op: "inotify_add_watch", Path: file.Name(), Err: err}
+	}
+	wf := notify.files[int32(wd)]
+	if wf == nil {
+		wf = &watchedFile{wd: int32(wd)}
+		notify.files[wf.wd] = wf
+	}
+	fw := &fileWatch{hub: h, file: wf, wake: wake}
+	wf.watches = append(wf.watches, fw)
+	h.filesHeld++
+	notify.mu.Unlock()
+	return fw, nil
+}
+
+// Close removes the watch.
+func (fw *fileWatch) Close() {
+	h := fw.hub
+	h.watchMu.Lock()
+	h.filesHeld--
+	notify.mu.Lock()
+	wf := fw.file
+	if i := slices.Index(wf.watches, fw); i >= 0 {
+		wf.watches = slices.Delete(wf.watches, i, i+1)
+	}
+	if len(wf.watches) == 0 && notify.files[wf.wd] == wf {
+		delete(notify.files, wf.wd)
+		syscall.InotifyRmWatch(notify.fd, uint32(wf.wd))
+	}
+	notify.mu.Unlock()
+	h.watchMu.Unlock()
+	notify.stopIfIdle()
+}
+
+// watch watches the current file's changes. Where no watch can be had, the
+// follower reads the file every PollInterval, and tries again then.
 func (f *follower) watch() {
 	f.unwatch()
 	if f.cur == nil {
 		return
 	}
-	name, err := fdPath(f.cur.file)
-	if err == nil {
-		err = watch.Watch(name)
-	}
+	w, err := f.hub.watchFile(f.cur.file, f.wake)
 	if err != nil {
-		f.log().Warn("no inotify watch; polling", "path", f.name, "err", err)
+		if !f.toldNoWatch { // once: it tries again at every poll
+			f.toldNoWatch = true
+			level := slog.LevelWarn
+			if errors.Is(err, errWatchLimit) || errors.Is(err, syscall.ENOSPC) {
+				level = slog.LevelInfo // a limit (--max-watches, fs.inotify.max_user_watches), not a fault
+			}
+			f.log().Log(context.Background(), level, "no inotify watch; following the file by polling",
+				"path", f.name, "every", f.hub.cfg.PollInterval, "err", err)
+		}
 		return
 	}
-	events := watch.Events(name)
-	w := &fileWatch{changed: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		defer watch.RemoveWatch(name) // exactly one removal for our one Watch
-		for {
-			select {
-			case _, ok := <-events:
-				if !ok {
-					return // removed under us: the follower watches again
-				}
-				select {
-				case w.changed <- struct{}{}:
-				default:
-				}
-			case <-w.stop:
-				return
-			}
-		}
-	}()
 	f.watcher = w
 }
 
-// unwatch removes the change watch and returns once it is gone.
+// unwatch removes the change watch.
 func (f *follower) unwatch() {
 	if f.watcher != nil {
-		close(f.watcher.stop)
-		<-f.watcher.done
+		f.watcher.Close()
 		f.watcher = nil
 	}
 }
+
+// remoteFS reports whether path is on a file system whose files change
+// without inotify seeing it (written by other hosts, or by a FUSE daemon):
+// there, events are not enough and the poll stays at PollInterval.
+func remoteFS(path string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return true // unknown: do not rely on events
+	}
+	switch uint32(st.Type) {
+	case unix.NFS_SUPER_MAGIC, unix.SMB_SUPER_MAGIC, unix.SMB2_SUPER_MAGIC, unix.CIFS_SUPER_MAGIC,
+		unix.FUSE_SUPER_MAGIC, unix.V9FS_MAGIC, unix.CEPH_SUPER_MAGIC, unix.AFS_SUPER_MAGIC,
+		unix.CODA_SUPER_MAGIC, unix.OCFS2_SUPER_MAGIC, gfs2Magic, lustreMagic:
+		return true
+	}
+	return false
+}
+
+// Magic numbers of cluster file systems that x/sys/unix does not name.
+const (
+	gfs2Magic   = 0x01161970
+	lustreMagic = 0x0BD00BD0
+)
+
+// dirOf is the directory of name.
+func dirOf(name string) string { return filepath.Dir(filepath.Clean(name)) }

@@ -1,0 +1,199 @@
+package tailer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logtail/logtail/internal/testutil"
+)
+
+// countingHandler counts the log records by message and path.
+type countingHandler struct {
+	mu sync.Mutex
+	n  map[string]int // message + " " + path
+}
+
+func (c *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (c *countingHandler) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *countingHandler) WithGroup(string) slog.Handler            { return c }
+func (c *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	path := ""
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "path" {
+			path = a.Value.String()
+		}
+		return true
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[r.Message+" "+path]++
+	return nil
+}
+
+func (c *countingHandler) count(msg, path string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[msg+" "+path]
+}
+
+// TestMaxWatches: with room for 3 inotify watches, 6 files in two
+// directories are all followed, those without a watch by polling: every
+// line of each comes, a rotation of a polled file is seen, and the hub
+// never holds more than 3 watches. When watches are freed, polled files
+// take them.
+func TestMaxWatches(t *testing.T) {
+	dirA, dirB := t.TempDir(), t.TempDir()
+	var names []string
+	for _, dir := range []string{dirA, dirB} {
+		for i := range 3 {
+			name := filepath.Join(dir, fmt.Sprintf("app%d.log", i))
+			appendTo(t, name, "start\n")
+			names = append(names, name)
+		}
+	}
+	logs := &countingHandler{n: make(map[string]int)}
+	cfg := testConfig()
+	cfg.MaxWatches = 3
+	cfg.PollInterval = 20 * time.Millisecond
+	cfg.Grace = 100 * time.Millisecond
+	cfg.Logger = slog.New(logs)
+	h := newTestHub(t, cfg)
+	checkWatches := func() {
+		t.Helper()
+		if n := h.Watches(); n > cfg.MaxWatches {
+			t.Fatalf("Watches() = %d > MaxWatches %d", n, cfg.MaxWatches)
+		}
+	}
+	// the first file of dirA takes its directory's watch and its own, the
+	// second its own; the rest are polled (dirB's have no directory watch)
+	readers := make([]*reader, len(names))
+	subs := make([]*Subscription, len(names))
+	for i, name := range names {
+		s, err := h.Subscribe(name, Options{Lines: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		subs[i], readers[i] = s, &reader{t: t, s: s}
+		readers[i].until(1)
+		checkWatches()
+	}
+	if n := h.Watches(); n != cfg.MaxWatches {
+		t.Fatalf("Watches() = %d, want %d", n, cfg.MaxWatches)
+	}
+	round := func(label string, which []int) {
+		t.Helper()
+		for _, i := range which {
+			appendTo(t, names[i], numbered(label, 0, 3))
+		}
+		for _, i := range which {
+			n := len(readers[i].lines) + 3
+			wantLines(t, readers[i].until(n)[n-3:], numbered(label, 0, 3))
+			checkWatches()
+		}
+	}
+	all := []int{0, 1, 2, 3, 4, 5}
+	round("first", all)
+	round("second", all)
+
+	// a polled file with no directory watch is rotated: the rest of the
+	// old file, then the new one
+	polled := names[4]
+	old, err := os.OpenFile(polled, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if err := os.Rename(polled, polled+".1"); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(old, "renamed\n")
+	appendTo(t, polled, "new\n")
+	n := len(readers[4].lines) + 2
+	got := strings.Join(readers[4].until(n)[n-2:], "")
+	if got != "renamed\nnew\n" {
+		t.Fatalf("after a rotation of a polled file: %q", got)
+	}
+	round("after rotation", all)
+	for _, name := range names[2:] {
+		if n := logs.count("no inotify watch; following the file by polling", name); n != 1 {
+			t.Errorf("%s: told %d times that it is polled, want once", filepath.Base(name), n)
+		}
+	}
+
+	// the first two followers stop: their watches go to polled files
+	subs[0].Close()
+	subs[1].Close()
+	testutil.WaitFor(t, "the freed watches taken again", timeout, func() bool {
+		checkWatches()
+		return h.Watches() == cfg.MaxWatches
+	})
+	round("third", all[2:])
+}
+
+// TestQueueOverflow: when the kernel's event queue overflows, the followers
+// whose events were lost do not wait for the next poll (the test's
+// PollInterval is a minute): every follower is woken.
+func TestQueueOverflow(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events")
+	if err != nil {
+		t.Skip("no /proc/sys/fs/inotify/max_queued_events")
+	}
+	limit, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || limit > 1<<20 {
+		t.Skipf("max_queued_events %q: too many to overflow", b)
+	}
+	dir := t.TempDir()
+	var names []string
+	for _, base := range []string{"filler1.log", "filler2.log", "a.log", "b.log"} {
+		names = append(names, filepath.Join(dir, base))
+	}
+	files := make([]*os.File, len(names))
+	for i, name := range names {
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		files[i] = f
+	}
+	h := newTestHub(t, testConfig())
+	readers := make([]*reader, len(names))
+	for i, name := range names {
+		readers[i] = subscribe(t, h, name, Options{})
+		readers[i].next() // where it starts
+	}
+	write := func(f *os.File, n int) {
+		if _, err := fmt.Fprintf(f, "line %d\n", n); err != nil {
+			notify.mu.Unlock()
+			t.Fatal(err)
+		}
+	}
+	// While no event is read, the fillers fill the queue (in turn, so that
+	// the kernel merges none of their events), then a and b are written:
+	// their events are lost.
+	fills := limit/2 + 10
+	notify.mu.Lock()
+	for n := range fills {
+		write(files[0], n)
+		write(files[1], n)
+	}
+	write(files[2], 0)
+	write(files[3], 0)
+	notify.mu.Unlock()
+	for i, r := range readers {
+		want := fills
+		if i >= 2 {
+			want = 1
+		}
+		wantLines(t, r.until(want), numbered("line", 0, want))
+	}
+}
