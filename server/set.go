@@ -247,6 +247,7 @@ func (d *Daemon) followMany(w http.ResponseWriter, r *http.Request, pattern stri
 	st.s, st.feed, st.hb = newSender(c, q, d.opened(r, pattern, q)), sf, hb
 	st.s.many, st.s.deflate = true, false // a shared frame would not name the file
 	sf.rescanLater()
+	sf.watch()
 	st.stopQuit = context.AfterFunc(d.quit, st.kick)
 	st.stopKill = context.AfterFunc(d.kill, c.Abort)
 	go st.run()
@@ -288,6 +289,10 @@ type setFeed struct {
 	ended      error                           // why the feed ended (a file's subscription said ErrSlow, ErrClosed)
 	listed     atomic.Pointer[listing]         // the files listed again, for the stream to take in
 	known      atomic.Pointer[map[string]bool] // the members, for the listing
+	soon       atomic.Bool                     // a listing is due shortly (listSoon)
+	watched    atomic.Bool                     // the directory is watched: list rarely
+	stopWatch  func()
+	leaveAt    time.Time // when the first file missing from the listing leaves
 	timer      *time.Timer
 	refused    map[string]bool // files past --max-files, said once
 
@@ -490,6 +495,9 @@ func (sf *setFeed) release(b *tailer.Batch) {
 func (sf *setFeed) err() error { return sf.ended }
 
 func (sf *setFeed) close() {
+	if sf.stopWatch != nil {
+		sf.stopWatch()
+	}
 	if sf.timer != nil {
 		sf.timer.Stop()
 	}
@@ -510,10 +518,14 @@ func (sf *setFeed) close() {
 
 // rescanEvery is how often the membership is looked at again.
 func (sf *setFeed) rescanEvery() time.Duration {
-	if p := sf.d.cfg.PollInterval; p > 0 {
-		return p
+	p := sf.d.cfg.PollInterval
+	if p <= 0 {
+		p = time.Second
 	}
-	return time.Second
+	if sf.watched.Load() {
+		return 10 * p
+	}
+	return p
 }
 
 // listing is the files a pattern matched at one look.
@@ -532,16 +544,54 @@ func (sf *setFeed) rescanLater() {
 	}
 	sf.known.Store(&known)
 	fire := func() {
+		sf.soon.Store(false)
 		k := *sf.known.Load()
 		names, err := sf.d.matches(sf.pattern, func(n string) bool { return k[n] })
 		sf.listed.Store(&listing{names, err})
 		sf.kick()
 	}
+	after := sf.rescanEvery()
+	if !sf.leaveAt.IsZero() { // a file gone meanwhile leaves once its grace is up
+		after = max(min(after, time.Until(sf.leaveAt)), listSoonAfter)
+	}
 	if sf.timer == nil {
-		sf.timer = time.AfterFunc(sf.rescanEvery(), fire)
+		sf.timer = time.AfterFunc(after, fire)
 		return
 	}
-	sf.timer.Reset(sf.rescanEvery())
+	sf.timer.Reset(after)
+}
+
+// listSoon is the directory watch's: an entry was created, removed or
+// renamed, so the files are listed again shortly (once for a burst).
+func (sf *setFeed) listSoon() {
+	if !sf.soon.Swap(true) {
+		sf.timer.Reset(listSoonAfter)
+	}
+}
+
+// listSoonAfter gathers a burst of changes (a rotation renames several
+// files) into one listing.
+const listSoonAfter = 20 * time.Millisecond
+
+// watch has the directory before the pattern's first wildcard watched
+// (the shared watcher, counted in --max-watches): files that come and go
+// there are seen at once, and the listing every poll interval becomes a
+// safety net every tenth. Deeper directories of a pattern are seen by that
+// listing.
+func (sf *setFeed) watch() {
+	dir := sf.pattern
+	if sandbox.IsPattern(dir) {
+		for sandbox.IsPattern(dir) {
+			dir = filepath.Dir(dir)
+		}
+	}
+	stop, err := sf.d.hub.WatchDir(dir, sf.listSoon)
+	if err != nil {
+		sf.d.log.Info("no watch on the directory of a stream of many files; new files are seen by listing it every poll interval", "path", dir, "err", err)
+		return
+	}
+	sf.stopWatch = stop
+	sf.watched.Store(true)
 }
 
 // notFollowed says once, with a gap event, that the file name matches but
@@ -585,6 +635,7 @@ func (sf *setFeed) look(l *listing) {
 		return // the directory itself went: the files leave one by one below
 	}
 	now := time.Now()
+	sf.leaveAt = time.Time{}
 	here := make(map[string]bool, len(names))
 	for _, n := range names {
 		here[n] = true
@@ -606,7 +657,12 @@ func (sf *setFeed) look(l *listing) {
 			m.goneSince = time.Time{}
 		case m.goneSince.IsZero():
 			m.goneSince = now
-		case now.Sub(m.goneSince) >= sf.grace():
+			fallthrough
+		case now.Sub(m.goneSince) < sf.grace():
+			if at := m.goneSince.Add(sf.grace()); sf.leaveAt.IsZero() || at.Before(sf.leaveAt) {
+				sf.leaveAt = at
+			}
+		default:
 			sf.remove(m, "no longer matches the stream's path (removed or renamed)")
 		}
 	}
