@@ -99,13 +99,11 @@ type watchedDir struct {
 
 // notifier is the process's inotify instance; mu guards all of it.
 type notifier struct {
-	mu   sync.Mutex
-	fd   int      // the inotify instance, -1 when none
-	file *os.File // fd, for the reader goroutine's poller
-	dirs map[string]*watchedDir
-	byWD map[int32]*watchedDir
-	// files are the file watches (watch.go) by descriptor
-	files map[int32]*watchedFile
+	mu    sync.Mutex
+	fd    int      // the inotify instance, -1 when none
+	file  *os.File // fd, for the reader goroutine's poller
+	dirs  map[string]*watchedDir
+	byWD  map[int32]*watchedDir
 	buf   []byte
 	woken []*nameWatch  // the directory watchers to wake, while dispatching
 	done  chan struct{} // closed when the reader goroutine ends
@@ -243,7 +241,7 @@ func (w *notifier) addDir(dir string, room func(*watchedDir) bool) (*watchedDir,
 }
 
 // idle reports whether the instance holds no watch. Called with mu held.
-func (w *notifier) idle() bool { return len(w.byWD) == 0 && len(w.files) == 0 }
+func (w *notifier) idle() bool { return len(w.byWD) == 0 }
 
 // start opens the inotify instance and its reader. Called with mu held.
 func (w *notifier) start() error {
@@ -253,7 +251,6 @@ func (w *notifier) start() error {
 	}
 	w.fd, w.file = fd, os.NewFile(uintptr(fd), "inotify")
 	w.dirs, w.byWD = make(map[string]*watchedDir), make(map[int32]*watchedDir)
-	w.files = make(map[int32]*watchedFile)
 	w.buf = make([]byte, 64*(syscall.SizeofInotifyEvent+syscall.NAME_MAX+1))
 	w.done = make(chan struct{})
 	go readEvents(w.file, w.done)
@@ -353,16 +350,6 @@ func (w *notifier) drain(fd int) (more bool, wakes []func()) {
 						wakeDir(nw)
 					}
 				}
-				for _, wf := range w.files {
-					wakes = wf.wakeAll(wakes)
-				}
-				continue
-			}
-			if wf := w.files[ev.Wd]; wf != nil {
-				if ev.Mask&syscall.IN_IGNORED != 0 {
-					w.dropFile(wf)
-				}
-				wakes = wf.wakeAll(wakes)
 				continue
 			}
 			d := w.byWD[ev.Wd]

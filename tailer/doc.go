@@ -6,10 +6,15 @@
 // to each subscriber's bounded queue. A subscriber that falls too far behind
 // is dropped (ErrSlow) so that it never slows the follower or the others.
 //
-// A follower reads its file through its own descriptor, in large blocks, and
-// uses github.com/nxadm/tail's shared inotify watcher (one inotify instance for
-// the whole process) to learn when to read, plus a slow poll as a safety net.
-// It follows the file by name across rename, truncation and re-creation.
+// A follower reads its file through its own descriptor, in large blocks
+// taken from a pool for each pass (an idle follower holds none). It learns
+// when to read from github.com/nxadm/tail's shared inotify watcher (a watch
+// of the file by its descriptor) and from a watch of its directory, shared by
+// every follower there, on the process's own inotify instance (dirwatch.go);
+// at most Config.MaxWatches in all. A poll is the safety net: it slows down
+// while both watches are live on a local file system, and stays at
+// PollInterval for a file without them. It follows the file by name across
+// rename, truncation and re-creation.
 //
 // Filters (grep=, exclude=) are predicates the server gives: Batch.Filter
 // keeps a batch's lines that pass, made once per batch and filter for all

@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync/atomic"
 	"syscall"
 
+	"github.com/nxadm/tail/watch"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,108 +32,78 @@ func fdPath(file *os.File) (string, error) {
 	return p, nil
 }
 
-// A follower watches the file it reads through the process's inotify
-// instance (dirwatch.go), by the path of its descriptor, /proc/self/fd/N,
-// not by its name: a watch of a name that was just renamed away fails or
-// watches another file, while the descriptor's path leads to the open file
+// A follower watches the file it reads through github.com/nxadm/tail's
+// shared inotify tracker, by the path of its descriptor, /proc/self/fd/N,
+// not by its name: a watch of a name that was just renamed away fails, or
+// leaves the tracker a channel for the name that nobody reads (its one
+// goroutine then blocks on the next event for it, and every follower of the
+// process stops), while the descriptor's path leads to the open file
 // whatever happened to its name, so the watch is of the very file being
-// read. Its events only wake the follower, which then reads and looks at the
-// name: no goroutine or channel of its own. Files appearing under the name
-// are told by the directory's watch.
-
-// fileEvents are what a followed file's watch reports: writes and cuts, a
-// change of its links (removed), a move, its deletion.
-const fileEvents = syscall.IN_MODIFY | syscall.IN_ATTRIB | syscall.IN_MOVE_SELF | syscall.IN_DELETE_SELF
-
-// watchedFile is one inotify watch of a file, shared by the followers that
-// read that file (under several names).
-type watchedFile struct {
-	wd      int32
-	watches []*fileWatch
-}
+// read. The tracker keeps one channel per name, closed and forgotten by any
+// RemoveWatch of it: so the watch is made and removed synchronously, one
+// Watch and one RemoveWatch, and files appearing under the name are told by
+// the directory's watch (dirwatch.go), never by this tracker. Its events
+// wake the follower, which then reads and looks at the name.
 
 // fileWatch is a follower's watch of the file it reads.
 type fileWatch struct {
 	hub  *Hub
-	file *watchedFile
-	wake func() // after each event; must not block
-	// gone is set when the kernel removed the watch: the follower watches
-	// again.
+	stop chan struct{}
+	done chan struct{} // the goroutine ended and removed its watch
+	// gone is set when the tracker closed the watch's channel (removed
+	// under it): the follower watches again.
 	gone atomic.Bool
 }
 
-// wakeAll adds the wakes of wf's watchers to wakes.
-func (wf *watchedFile) wakeAll(wakes []func()) []func() {
-	for _, fw := range wf.watches {
-		wakes = append(wakes, fw.wake)
-	}
-	return wakes
-}
-
-// dropFile forgets a file watch the kernel removed. Called with mu held.
-func (w *notifier) dropFile(wf *watchedFile) {
-	delete(w.files, wf.wd)
-	for _, fw := range wf.watches {
-		fw.gone.Store(true)
-	}
-}
-
 // watchFile watches an open file; wake is called after each of its events.
+// The watch counts in Config.MaxWatches.
 func (h *Hub) watchFile(file *os.File, wake func()) (*fileWatch, error) {
 	h.watchMu.Lock()
-	defer h.watchMu.Unlock()
 	if h.watchesLocked() >= h.cfg.MaxWatches {
+		h.watchMu.Unlock()
 		return nil, errWatchLimit
 	}
+	h.filesHeld++
+	h.watchMu.Unlock()
 	name, err := fdPath(file)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = watch.Watch(name)
 	}
-	notify.mu.Lock()
-	if notify.fd < 0 {
-		if err := notify.start(); err != nil {
-			notify.mu.Unlock()
-			return nil, err
-		}
-	}
-	wd, err := syscall.InotifyAddWatch(notify.fd, name, fileEvents)
 	if err != nil {
-		idle := notify.idle()
-		notify.mu.Unlock()
-		if idle {
-			notify.stopIfIdle()
-		}
+		h.watchMu.Lock()
+		h.filesHeld--
+		h.watchMu.Unlock()
 		return nil, &os.PathError{Op: "inotify_add_watch", Path: file.Name(), Err: err}
 	}
-	wf := notify.files[int32(wd)]
-	if wf == nil {
-		wf = &watchedFile{wd: int32(wd)}
-		notify.files[wf.wd] = wf
-	}
-	fw := &fileWatch{hub: h, file: wf, wake: wake}
-	wf.watches = append(wf.watches, fw)
-	h.filesHeld++
-	notify.mu.Unlock()
+	events := watch.Events(name)
+	fw := &fileWatch{hub: h, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(fw.done)
+		defer watch.RemoveWatch(name) // exactly one removal for our one Watch
+		for {
+			select {
+			case _, ok := <-events:
+				if !ok {
+					fw.gone.Store(true)
+					wake()
+					return
+				}
+				wake()
+			case <-fw.stop:
+				return
+			}
+		}
+	}()
 	return fw, nil
 }
 
-// Close removes the watch.
+// Close removes the watch and returns once it is gone.
 func (fw *fileWatch) Close() {
-	h := fw.hub
-	h.watchMu.Lock()
-	h.filesHeld--
-	notify.mu.Lock()
-	wf := fw.file
-	if i := slices.Index(wf.watches, fw); i >= 0 {
-		wf.watches = slices.Delete(wf.watches, i, i+1)
-	}
-	if len(wf.watches) == 0 && notify.files[wf.wd] == wf {
-		delete(notify.files, wf.wd)
-		syscall.InotifyRmWatch(notify.fd, uint32(wf.wd))
-	}
-	notify.mu.Unlock()
-	h.watchMu.Unlock()
-	notify.stopIfIdle()
+	close(fw.stop)
+	<-fw.done
+	fw.hub.watchMu.Lock()
+	fw.hub.filesHeld--
+	fw.hub.watchMu.Unlock()
 }
 
 // watch watches the current file's changes. Where no watch can be had, the
