@@ -1008,15 +1008,17 @@ func (f *follower) fanout(b *Batch, src *source) {
 	}
 }
 
-// positionOf is src's position at off, a boundary. When src is the file
-// under the name as the follower last looked, the name is looked at after
-// its change time is taken: if another file, born after it, is there
-// already (the follower has not seen the rotation yet), the position is as
-// of that file's birth, so that a resume after src is gone takes that file
-// for a later one, whenever src was last written.
+// positionOf is src's position at off, a boundary. While the follower
+// knows no file that came under the name after src (src.left), the name is
+// looked at after src's change time is taken: if another file, born after
+// it, is there already (the follower has not seen it yet; src may be the
+// current file, or one renamed away with nothing under the name when the
+// follower looked), the position is as of that file's birth, so that a
+// resume after src is gone takes that file for a later one, whenever src
+// was last written.
 func (f *follower) positionOf(src *source, off int64) wire.Position {
 	p := src.position(off)
-	if f.cur == nil || src.stat.id != f.cur.stat.id || src.as != nil || src.left != 0 {
+	if src.as != nil || src.left != 0 {
 		return p
 	}
 	if under, err := statPath(f.name); err == nil && under.id != src.stat.id && under.born > src.stat.born {
