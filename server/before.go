@@ -129,12 +129,7 @@ func (d *Daemon) pageOverWebSocket(w http.ResponseWriter, r *http.Request, name 
 // (httpStream, gzipped when asked), then ends the response as the last
 // lines' does.
 func (d *Daemon) pageOverHTTP(w http.ResponseWriter, r *http.Request, name string, q wire.Query, form httpForm, flt *lineFilter, f *os.File, pg tailer.Page) {
-	h := &httpStream{d: d, w: w, rc: http.NewResponseController(w), form: form,
-		html: form != formText && q.HTML, flt: flt}
-	w.Header().Add("Vary", "Accept-Encoding")
-	if acceptQ(r.Header.Values("Accept-Encoding"), "gzip", true) > 0 {
-		h.gz = new(gzipStream)
-	}
+	h := d.newHTTPStream(w, r, q, form, flt)
 	defer context.AfterFunc(d.kill, h.drop)()
 	if err := h.begin(r, name, q); err != nil {
 		h.end(0, err)
@@ -153,20 +148,7 @@ func (d *Daemon) pageOverHTTP(w http.ResponseWriter, r *http.Request, name strin
 		return nil
 	}
 	err := d.sendPage(f, pg, q.Lines, h.s, deliver, colours, h.html)
-	switch {
-	case sendErr != nil:
-		h.end(0, sendErr)
-	case err != nil: // the file, not the client
-		d.log.Warn("reading the lines before a position failed", "path", name, "err", err)
-		h.flush()
-		h.end(wsconn.CodeInternal, err)
-	default:
-		if err := h.flush(); err != nil {
-			h.end(0, err)
-			return
-		}
-		h.end(wsconn.CodeNormal, nil)
-	}
+	h.endLines("reading the lines before a position failed", name, err, sendErr)
 }
 
 // sendPage sends pg's lines of f through s, a chunk at a time: in json, a

@@ -156,17 +156,24 @@ func (d *Daemon) serveHTTPForm(w http.ResponseWriter, r *http.Request, name stri
 			q.From = &pos
 		}
 	}
+	h := d.newHTTPStream(w, r, q, form, flt)
+	if q.Tail {
+		h.follow(r, name, q)
+	} else {
+		h.last(r, name, q)
+	}
+}
+
+// newHTTPStream is the stream of a plain-HTTP request in form, gzipped
+// when the client accepts it.
+func (d *Daemon) newHTTPStream(w http.ResponseWriter, r *http.Request, q wire.Query, form httpForm, flt *lineFilter) *httpStream {
 	h := &httpStream{d: d, w: w, rc: http.NewResponseController(w), form: form,
 		html: form != formText && q.HTML, flt: flt}
 	w.Header().Add("Vary", "Accept-Encoding")
 	if acceptQ(r.Header.Values("Accept-Encoding"), "gzip", true) > 0 {
 		h.gz = new(gzipStream)
 	}
-	if q.Tail {
-		h.follow(r, name, q)
-	} else {
-		h.last(r, name, q)
-	}
+	return h
 }
 
 // httpStream writes one plain-HTTP stream: the lines as text (formText),
@@ -475,11 +482,19 @@ func (h *httpStream) last(r *http.Request, name string, q wire.Query) {
 			sendErr = err
 		}
 	}
+	h.endLines("reading the last lines failed", name, err, sendErr)
+}
+
+// endLines ends a response of lines that is not followed (the last lines,
+// a page): at once when the client's connection failed (sendErr), without
+// its last chunk when the file could not be read (err, logged as what),
+// else cleanly.
+func (h *httpStream) endLines(what, name string, err, sendErr error) {
 	switch {
 	case sendErr != nil:
 		h.end(0, sendErr)
 	case err != nil: // the file, not the client
-		d.log.Warn("reading the last lines failed", "path", name, "err", err)
+		h.d.log.Warn(what, "path", name, "err", err)
 		h.flush()
 		h.end(wsconn.CodeInternal, err)
 	default:
