@@ -24,13 +24,16 @@ type filesResult struct {
 	IdleNoStreamPct float64 `json:"idle_cpu_no_stream_pct_of_core"`
 	IdlePct         float64 `json:"idle_cpu_pct_of_core"`
 	RSSPerFileKiB   float64 `json:"rss_per_followed_file_kib"`
-	Watches         int     `json:"inotify_watches"`
-	WatchesBefore   int     `json:"inotify_watches_before"`
-	LinesPerS       float64 `json:"lines_per_s"`
-	CPUPerLineUs    float64 `json:"server_cpu_us_per_line"`
-	P50, P99, Max   float64 // ms, write→receive at -rate lines/s
-	Lost, Repeated  int64
-	OutOfOrder      int64 // within a file
+	// after the idle hold: what an idle daemon keeps, once the start's
+	// garbage is collected and its pages returned
+	RSSIdlePerFileKiB float64 `json:"rss_idle_per_followed_file_kib"`
+	Watches           int     `json:"inotify_watches"`
+	WatchesBefore     int     `json:"inotify_watches_before"`
+	LinesPerS         float64 `json:"lines_per_s"`
+	CPUPerLineUs      float64 `json:"server_cpu_us_per_line"`
+	P50, P99, Max     float64 // ms, write→receive at -rate lines/s
+	Lost, Repeated    int64
+	OutOfOrder        int64 // within a file
 }
 
 // filesOnce runs the files command: n empty files, the daemon, one stream
@@ -106,6 +109,7 @@ func (e *env) filesOnce(ctx context.Context, n int, lines int64, lineSize int, r
 	if r.IdlePct, err = cpuOver(hold); err != nil {
 		return r, err
 	}
+	r.RSSIdlePerFileKiB = float64(memoryOf(pids).RSS-base.RSS) / float64(n)
 
 	id := newRunID()
 	m := lineMaker{id: id, size: lineSize}
@@ -324,7 +328,7 @@ func printFiles(w io.Writer, rs []filesResult) {
 		fmt.Fprintf(w, "files: one stream of %d files (a '*' pattern)\n", r.Files)
 		fmt.Fprintf(w, "  idle daemon, no stream:          %6.2f%% of a core\n", r.IdleNoStreamPct)
 		fmt.Fprintf(w, "  idle, %d files followed:       %6.2f%% of a core\n", r.Files, r.IdlePct)
-		fmt.Fprintf(w, "  RSS per followed file:           %6.1f KiB\n", r.RSSPerFileKiB)
+		fmt.Fprintf(w, "  RSS per followed file:           %6.1f KiB when the stream is up, %.1f KiB after the idle hold\n", r.RSSPerFileKiB, r.RSSIdlePerFileKiB)
 		fmt.Fprintf(w, "  inotify watches:                 %d (before the stream: %d)\n", r.Watches, r.WatchesBefore)
 		fmt.Fprintf(w, "  write→receive, random files:     p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.P50, r.P99, r.Max)
 		fmt.Fprintf(w, "  throughput, random files:        %.0f lines/s, %.2f µs of server CPU per line\n", r.LinesPerS, r.CPUPerLineUs)
