@@ -13,7 +13,6 @@ import (
 	"github.com/logtail/logtail/render"
 	"github.com/logtail/logtail/tailer"
 	"github.com/logtail/logtail/wire"
-	"github.com/logtail/logtail/wsconn"
 )
 
 // pageTarget is how large a page's json message grows before it is cut:
@@ -99,30 +98,11 @@ func (d *Daemon) refusePage(w http.ResponseWriter, r *http.Request, form httpFor
 // pageOverWebSocket sends the page and closes with 1000 (1011 when the
 // file could not be read), as the last lines are sent (lastDone).
 func (d *Daemon) pageOverWebSocket(w http.ResponseWriter, r *http.Request, name string, q wire.Query, flt *lineFilter, f *os.File, pg tailer.Page) {
-	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
-	if err != nil {
-		d.handshakeFailed(r, err)
+	lc, ok := d.upgradeLines(w, r, name, q, flt)
+	if !ok {
 		return
 	}
-	defer context.AfterFunc(d.kill, c.Abort)()
-	st := d.opened(r, name, q)
-	s := newSender(c, q, st)
-	s.filter(flt, nil, nil)
-	defer s.release()
-	var sendErr error // the client's connection failed, not the file
-	send := func(b *tailer.Batch) error {
-		if err := s.put(b); err != nil {
-			sendErr = err
-			return err
-		}
-		return nil
-	}
-	if err = d.sendPage(f, pg, q.Lines, s, send, new(render.Stream), q.WantHTML()); err == nil {
-		if err = s.flush(); err != nil {
-			sendErr = err
-		}
-	}
-	d.lastDone(c, st, name, err, sendErr)
+	lc.done(name, d.sendPage(f, pg, q.Lines, lc.s, lc.send, new(render.Stream), q.WantHTML()))
 }
 
 // pageOverHTTP sends the page as text, ndjson or Server-Sent Events
@@ -135,20 +115,8 @@ func (d *Daemon) pageOverHTTP(w http.ResponseWriter, r *http.Request, name strin
 		h.end(0, err)
 		return
 	}
-	var colours tailer.Renderer // carried from one chunk to the next
-	if h.html {
-		colours = new(render.Stream)
-	}
-	var sendErr error // the client's connection failed, not the file
-	deliver := func(b *tailer.Batch) error {
-		if err := h.deliver(b); err != nil {
-			sendErr = err
-			return err
-		}
-		return nil
-	}
-	err := d.sendPage(f, pg, q.Lines, h.s, deliver, colours, h.html)
-	h.endLines("reading the lines before a position failed", name, err, sendErr)
+	err := d.sendPage(f, pg, q.Lines, h.s, h.send, h.colours(), h.html)
+	h.endLines("reading the lines before a position failed", name, err, h.sendErr)
 }
 
 // sendPage sends pg's lines of f through s, a chunk at a time: in json, a

@@ -192,6 +192,7 @@ type httpStream struct {
 	s    *sender
 	gz   *gzipStream // Accept-Encoding: gzip; nil: plain
 
+	sendErr  error         // a response of lines that ends: the client's connection failed (send)
 	deadline time.Time     // the connection's write deadline (raw)
 	dirty    bool          // written since the last flush
 	wrote    bool          // written since the last keep-alive tick
@@ -447,42 +448,39 @@ func (h *httpStream) last(r *http.Request, name string, q wire.Query) {
 		return
 	}
 	defer f.Close()
-	size, n := fi.Size(), q.Lines
-	withPartial := n > 0 && size > 0 && !endsLine(f, size)
-	if withPartial && h.flt == nil { // with a filter, only if it passes (lastMatching)
-		n--
-	}
 	defer context.AfterFunc(d.kill, h.drop)()
 	if err := h.begin(r, name, q); err != nil {
 		h.end(0, err)
 		return
 	}
 	s := h.s
-	var colours tailer.Renderer // carried from one chunk to the next
-	if h.html {
-		colours = new(render.Stream)
-	}
-	var sendErr error // the client's connection failed, not the file
-	deliver := func(b *tailer.Batch) error {
-		if err := h.deliver(b); err != nil {
-			sendErr = err
-			return err
-		}
-		return nil
-	}
-	if h.flt != nil && n > 0 {
-		err = d.lastMatching(f, size, n, withPartial, s, deliver, colours, h.html)
-	} else {
-		err = d.lastPlain(f, size, n, withPartial, s, deliver, colours, h.html)
-	}
+	err = d.sendLast(f, fi.Size(), q.Lines, true, h.flt, s, h.send, h.colours(), h.html)
 	if err == nil && h.form == formText && s.partial != nil { // the text's end
 		p := s.partial
 		s.partial = nil
 		if err = s.addLines(p); err != nil {
-			sendErr = err
+			h.sendErr = err
 		}
 	}
-	h.endLines("reading the last lines failed", name, err, sendErr)
+	h.endLines("reading the last lines failed", name, err, h.sendErr)
+}
+
+// colours is the renderer of a response's lines that are not followed,
+// carried from one chunk to the next; nil without HTML.
+func (h *httpStream) colours() tailer.Renderer {
+	if h.html {
+		return new(render.Stream)
+	}
+	return nil
+}
+
+// send puts b into the response, remembering a failure as the client's.
+func (h *httpStream) send(b *tailer.Batch) error {
+	if err := h.deliver(b); err != nil {
+		h.sendErr = err
+		return err
+	}
+	return nil
 }
 
 // endLines ends a response of lines that is not followed (the last lines,

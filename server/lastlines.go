@@ -29,50 +29,76 @@ func (d *Daemon) last(w http.ResponseWriter, r *http.Request, name string, q wir
 		return
 	}
 	defer f.Close()
-	size, n := fi.Size(), q.Lines
+	lc, ok := d.upgradeLines(w, r, name, q, flt)
+	if !ok {
+		return
+	}
 	// json tells of an unfinished last line, so that the CLI prints exactly
-	// what tail prints: it counts as one of the N lines, as in tail.
-	withPartial := q.Format == "json" && n > 0 && size > 0 && !endsLine(f, size)
-	if withPartial && flt == nil { // with a filter, only if it passes (lastMatching)
+	// what tail prints
+	err = d.sendLast(f, fi.Size(), q.Lines, q.Format == wire.FormatJSON, flt, lc.s, lc.send, new(render.Stream), q.WantHTML())
+	lc.done(name, err)
+}
+
+// sendLast sends the last n lines of the first size bytes of f through s:
+// the last n that pass flt when there is one (lastMatching: the scan reads
+// at most --max-scan-bytes from the end), else lastPlain (at most (n+1) ×
+// --max-line-bytes, whatever the file holds). With partial, an unfinished
+// last line counts as one of the n, as in tail.
+func (d *Daemon) sendLast(f *os.File, size int64, n int, partial bool, flt *lineFilter, s *sender, send func(*tailer.Batch) error, colours tailer.Renderer, html bool) error {
+	withPartial := partial && n > 0 && size > 0 && !endsLine(f, size)
+	if flt != nil && n > 0 { // with a filter, the partial line only if it passes
+		return d.lastMatching(f, size, n, withPartial, s, send, colours, html)
+	}
+	if withPartial {
 		n--
 	}
+	return d.lastPlain(f, size, n, withPartial, s, send, colours, html)
+}
+
+// linesConn is a WebSocket answer of lines that is not followed (the last
+// lines, a page, the last lines of many files): its sender, and a send that
+// tells the client's failure (its connection) from the file's.
+type linesConn struct {
+	d       *Daemon
+	c       *wsconn.Conn
+	st      *streamStats
+	s       *sender
+	sendErr error
+	stop    func() bool // the drop at the end of --shutdown-timeout
+}
+
+// upgradeLines answers the handshake of a stream of lines that ends; false
+// when it failed (said in the log).
+func (d *Daemon) upgradeLines(w http.ResponseWriter, r *http.Request, name string, q wire.Query, flt *lineFilter) (*linesConn, bool) {
 	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
 	if err != nil {
 		d.handshakeFailed(r, err)
-		return
+		return nil, false
 	}
-	defer context.AfterFunc(d.kill, c.Abort)()
-	st := d.opened(r, name, q)
-	s := newSender(c, q, st)
-	s.filter(flt, nil, nil)
-	defer s.release()
-	colours := new(render.Stream) // carried from one chunk to the next
-	var sendErr error             // the client's connection failed, not the file
-	send := func(b *tailer.Batch) error {
-		if err := s.put(b); err != nil {
-			sendErr = err
-			return err
-		}
-		return nil
+	lc := &linesConn{d: d, c: c, st: d.opened(r, name, q), stop: context.AfterFunc(d.kill, c.Abort)}
+	lc.s = newSender(c, q, lc.st)
+	lc.s.filter(flt, nil, nil)
+	return lc, true
+}
+
+// send puts b into frames, remembering a failure as the client's.
+func (lc *linesConn) send(b *tailer.Batch) error {
+	if err := lc.s.put(b); err != nil {
+		lc.sendErr = err
+		return err
 	}
-	if flt != nil && n > 0 {
-		// the scan reads at most --max-scan-bytes from the end
-		if err = d.lastMatching(f, size, n, withPartial, s, send, colours, q.WantHTML()); err == nil {
-			if err = s.flush(); err != nil {
-				sendErr = err
-			}
-		}
-		d.lastDone(c, st, name, err, sendErr)
-		return
+	return nil
+}
+
+// done flushes what is left and closes: 1000, or 1011 when the file could
+// not be read (err), or at once when the client's connection failed.
+func (lc *linesConn) done(name string, err error) {
+	if err == nil && lc.sendErr == nil {
+		lc.sendErr = lc.s.flush()
 	}
-	// The scan reads at most (lines+1) × --max-line-bytes from the end,
-	// whatever the file holds.
-	if err = d.lastPlain(f, size, n, withPartial, s, send, colours, q.WantHTML()); err == nil {
-		if err = s.flush(); err != nil {
-			sendErr = err
-		}
-	}
-	d.lastDone(c, st, name, err, sendErr)
+	lc.s.release()
+	lc.stop()
+	lc.d.lastDone(lc.c, lc.st, name, err, lc.sendErr)
 }
 
 // lastPlain sends the last n lines of the first size bytes of f, a chunk

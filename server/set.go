@@ -118,60 +118,32 @@ func (d *Daemon) lastMany(w http.ResponseWriter, r *http.Request, pattern string
 		d.refuseMany(w, r, err)
 		return
 	}
-	c, err := wsconn.Upgrade(w, r, wsconn.Config{}, nil)
-	if err != nil {
-		d.handshakeFailed(r, err)
+	lc, ok := d.upgradeLines(w, r, pattern, q, nil)
+	if !ok {
 		return
 	}
-	st := d.opened(r, pattern, q)
-	s := newSender(c, q, st)
+	s := lc.s
 	s.many, s.deflate = true, false // a shared frame would not name the file
-	defer s.release()
-	var sendErr, readErr error
-	send := func(b *tailer.Batch) error {
-		if err := s.put(b); err != nil {
-			sendErr = err
-			return err
-		}
-		return nil
-	}
 	for _, name := range names {
 		f, fi, _, err := d.box.Open(name)
 		if err != nil {
 			continue // gone since the listing
 		}
-		if err := s.switchTo([]byte(name), nil, nil); err != nil {
+		if lc.sendErr = s.switchTo([]byte(name), nil, nil); lc.sendErr != nil {
 			f.Close()
-			sendErr = err
 			break
 		}
 		s.filter(flt, nil, nil) // the file's own filter state
-		colours := new(render.Stream)
-		// an unfinished last line counts as one of the N, as in tail (last)
-		size, n := fi.Size(), q.Lines
-		withPartial := q.Format == wire.FormatJSON && n > 0 && size > 0 && !endsLine(f, size)
-		if flt != nil && n > 0 {
-			err = d.lastMatching(f, size, n, withPartial, s, send, colours, q.WantHTML())
-		} else {
-			if withPartial {
-				n--
-			}
-			err = d.lastPlain(f, size, n, withPartial, s, send, colours, q.WantHTML())
-		}
+		err = d.sendLast(f, fi.Size(), q.Lines, q.Format == wire.FormatJSON, flt, s, lc.send, new(render.Stream), q.WantHTML())
 		f.Close()
-		if sendErr != nil {
+		if lc.sendErr != nil {
 			break
 		}
-		if err != nil {
-			readErr = err
+		if err != nil { // left out; the others are sent
 			d.log.Warn("reading the last lines failed", "path", name, "err", err)
 		}
 	}
-	if sendErr == nil {
-		sendErr = s.flush()
-	}
-	_ = readErr // a file that could not be read is left out; the others are sent
-	d.lastDone(c, st, pattern, nil, sendErr)
+	lc.done(pattern, nil)
 }
 
 // followMany sends the last lines of each file, then every new line of
@@ -479,6 +451,9 @@ func (sf *setFeed) memberEnded(m *setMember) {
 
 // remove ends m's subscription and says it left.
 func (sf *setFeed) remove(m *setMember, reason string) {
+	if m.sent.flt != nil && m.sent.flt.timer != nil {
+		m.sent.flt.timer.Stop()
+	}
 	m.sub.Close()
 	m.sub = nil
 	delete(sf.members, m.name)
@@ -505,9 +480,6 @@ func (sf *setFeed) close() {
 		if m.sub != nil {
 			m.sub.Close()
 		}
-	}
-	if sf.current != nil && sf.current.sent.flt != nil && sf.current.sent.flt.timer != nil {
-		sf.current.sent.flt.timer.Stop()
 	}
 	for _, m := range sf.members {
 		if m.sent.flt != nil && m.sent.flt.timer != nil {
