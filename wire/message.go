@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Message is one format=json message as a client reads it: lines, or an
@@ -25,6 +26,23 @@ type Message struct {
 	// file's start.
 	Start string `json:"start"`
 	Bytes *int64 `json:"bytes"` // a gap: how many bytes were lost, when known
+	// Name is the daemon's name (logtaild --name, by default its host name,
+	// a pod's name in Kubernetes), on the first message of each connection.
+	// Older daemons do not send it.
+	Name string `json:"name"`
+	// Time is when the daemon read the message's lines, RFC 3339 with
+	// nanoseconds in UTC, on every message of lines. Older daemons do not
+	// send it.
+	Time string `json:"time"`
+}
+
+// ReadTime is m.Time parsed; false when absent or not a time.
+func (m *Message) ReadTime() (time.Time, bool) {
+	if m.Time == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, m.Time)
+	return t, err == nil
 }
 
 // Decode reads one message.
