@@ -7,9 +7,13 @@
 // is dropped (ErrSlow) so that it never slows the follower or the others.
 //
 // A follower reads its file through its own descriptor, in large blocks
-// taken from a pool for each pass (an idle follower holds none). It learns
+// taken from a pool for each pass. It has a goroutine only while it has
+// work (an event, a poll, a subscriber's request): an idle follower holds no
+// goroutine, no stack and no read buffer, which lets a sidecar follow
+// thousands of mostly idle files. It learns
 // when to read from github.com/nxadm/tail's shared inotify watcher (a watch
-// of the file by its descriptor) and from a watch of its directory, shared by
+// of the file by its descriptor; one goroutine forwards the tracker's events
+// for up to 32 files) and from a watch of its directory, shared by
 // every follower there, on the process's own inotify instance (dirwatch.go);
 // at most Config.MaxWatches in all. A poll is the safety net: it slows down
 // while both watches are live on a local file system, and stays at

@@ -62,7 +62,7 @@ type follower struct {
 	hub   *Hub
 	name  string
 	after <-chan struct{} // the previous follower of this name is gone
-	reqs  chan request
+	mb    mailbox         // what other goroutines ask of it
 	stop  chan struct{}
 	done  chan struct{}
 
@@ -97,11 +97,10 @@ type follower struct {
 	pending                  []*Batch // events for when every generation is read
 	again                    bool     // a cut queued a copy to read first: read again
 
-	caughtUp   chan struct{} // a queue drained below half, a stall, or a directory event
-	full       atomic.Int64  // subscribers (live or catching up) whose queue is half full
-	buf        []byte        // one read block and its window, lent for each pass (see lend)
-	bufp       *[]byte       // buf's, for readBufs
-	stallTimer *time.Timer   // wakes the follower to look for stalled subscribers
+	full       atomic.Int64 // subscribers (live or catching up) whose queue is half full
+	buf        []byte       // one read block and its window, lent for each pass (see lend)
+	bufp       *[]byte      // buf's, for readBufs
+	stallTimer *time.Timer  // wakes the follower to look for stalled subscribers
 	subs       map[*Subscription]struct{}
 	catching   map[*Subscription]*cursor // resuming subscribers not yet live
 	html       Renderer                  // nil when the hub renders no HTML
@@ -134,23 +133,72 @@ func (f *follower) saturated() bool {
 	return false
 }
 
-// wake asks the follower to look again: a subscriber's queue drained below
-// half, a stall timer ran out, or something happened in the directory. Safe
-// from any goroutine; never blocks.
-func (f *follower) wake() {
+// wake asks the follower to look again: an inotify event, a subscriber's
+// queue drained below half, a stall timer ran out, or something happened in
+// the directory. Safe from any goroutine; never blocks.
+func (f *follower) wake() { f.post(nil, true, false) }
+
+// pollDue is the poll timer's: look at the files unasked.
+func (f *follower) pollDue() { f.post(nil, false, true) }
+
+// mailbox holds what other goroutines ask of a follower. A follower has a
+// goroutine only while it has something to do: post starts one when work
+// comes to an idle follower, and it ends once the mailbox is empty. So an
+// idle followed file holds no goroutine and no stack, which is most of what
+// it would cost (a sidecar follows many files that are idle most of the
+// time). Goroutines of one follower never overlap: running is handed over
+// under mu.
+type mailbox struct {
+	mu      sync.Mutex
+	running bool // a goroutine runs the follower, or it has ended
+	reqs    []request
+	woken   bool // see wake
+	pollDue bool // see pollDue
+}
+
+// post puts work in f's mailbox (a request, a wake, the poll), and starts
+// f's goroutine if it has none.
+func (f *follower) post(r *request, woken, pollDue bool) {
+	m := &f.mb
+	m.mu.Lock()
+	if r != nil {
+		m.reqs = append(m.reqs, *r)
+	}
+	m.woken = m.woken || woken
+	m.pollDue = m.pollDue || pollDue
+	if m.running {
+		m.mu.Unlock()
+		return
+	}
+	m.running = true
+	m.mu.Unlock()
+	go f.serve()
+}
+
+// ask posts r and waits for its reply; ErrClosed if f ended without
+// handling it.
+func (f *follower) ask(r request) error {
+	r.reply = make(chan error, 1)
+	f.post(&r, false, false)
 	select {
-	case f.caughtUp <- struct{}{}:
-	default:
+	case err := <-r.reply:
+		return err
+	case <-f.done:
+		select {
+		case err := <-r.reply:
+			return err
+		default:
+			return ErrClosed
+		}
 	}
 }
 
 func newFollower(h *Hub, name string, after <-chan struct{}) *follower {
 	return &follower{
-		caughtUp: make(chan struct{}, 1),
+		mb:       mailbox{running: true}, // the goroutine Subscribe starts
 		hub:      h,
 		name:     name,
 		after:    after,
-		reqs:     make(chan request),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		subs:     make(map[*Subscription]struct{}),
@@ -161,55 +209,82 @@ func newFollower(h *Hub, name string, after <-chan struct{}) *follower {
 
 func (f *follower) log() *slog.Logger { return f.hub.cfg.Logger }
 
+// run is the follower's first goroutine: it waits for the previous
+// follower of the name to be gone, starts, and serves.
 func (f *follower) run() {
-	defer f.hub.wg.Done()
-	defer close(f.done)
-	defer f.hub.forget(f)
 	if f.after != nil {
 		select {
 		case <-f.after:
 		case <-f.stop:
+			f.finish()
 			return
 		}
 	}
 	f.hub.active.Add(1)
-	defer f.hub.active.Add(-1)
-	defer f.shutdown()
-
 	f.pollEvery = f.hub.cfg.PollInterval
-	f.poll = time.NewTimer(f.pollEvery)
+	f.poll = time.AfterFunc(f.pollEvery, f.pollDue)
 	f.lend()
 	err := f.start()
 	f.reclaim()
 	if err != nil {
 		f.failed = err // told to every subscriber until the last one leaves
 		f.poll.Stop()
-		for {
-			select {
-			case r := <-f.reqs:
-				f.handle(r)
-			case <-f.stop:
-				return
-			}
-		}
 	}
+	f.serve()
+}
+
+// serve does what f's mailbox holds until it is empty, then ends; or it
+// stops f for good.
+func (f *follower) serve() {
+	m := &f.mb
 	for {
-		select {
-		case r := <-f.reqs:
-			f.lend()
-			f.handle(r)
-		case <-f.poll.C:
-			f.lend()
-			f.polling = true
-			f.check()
-			f.polling = false
-		case <-f.caughtUp: // an inotify event, a drained queue, a timer
-			f.lend()
-			f.check()
-		case <-f.stop:
+		m.mu.Lock()
+		reqs, woken, pollDue := m.reqs, m.woken, m.pollDue
+		m.reqs, m.woken, m.pollDue = nil, false, false
+		stopped := closed(f.stop)
+		if len(reqs) == 0 && !woken && !pollDue && !stopped {
+			m.running = false
+			m.mu.Unlock()
 			return
 		}
-		f.reclaim()
+		m.mu.Unlock()
+		for _, r := range reqs {
+			f.lend()
+			f.handle(r)
+			f.reclaim()
+		}
+		if stopped {
+			f.shutdown()
+			f.hub.active.Add(-1)
+			f.finish()
+			return // running stays set: no goroutine is started again
+		}
+		if f.failed == nil && (woken || pollDue) {
+			f.lend()
+			// an event that came with the poll makes it no poll: what it
+			// finds was told (see nextPoll)
+			f.polling = pollDue && !woken
+			f.check()
+			f.polling = false
+			f.reclaim()
+		}
+	}
+}
+
+// finish is the last thing f's last goroutine does.
+func (f *follower) finish() {
+	f.hub.forget(f)
+	close(f.done)
+	f.hub.wg.Done()
+}
+
+// closed reports whether c is closed.
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -331,6 +406,7 @@ func (f *follower) handle(r request) {
 		if _, ok := f.subs[s]; ok || f.catching[s] != nil {
 			f.end(s, ErrClosed)
 		}
+		r.reply <- nil
 		return
 	}
 	if f.failed != nil {
@@ -523,7 +599,9 @@ func (f *follower) watched() bool {
 // not handled yet, once the events queued in the kernel are dispatched.
 func (f *follower) eventPending() bool {
 	notify.sync()
-	return len(f.caughtUp) > 0
+	f.mb.mu.Lock()
+	defer f.mb.mu.Unlock()
+	return f.mb.woken
 }
 
 // readChain reads the renamed-away generations in order. It reports whether

@@ -207,6 +207,7 @@ type Hub struct {
 	watchMu       sync.Mutex
 	dirsHeld      map[*watchedDir]int // by how many of the hub's watchers
 	filesHeld     int
+	forwarders    []*forwarder            // see watch.go
 	dirWatches    map[*nameWatch]struct{} // WatchDir's, stopped by Close
 	watchesClosed bool                    // Close stopped them: no more
 }
@@ -293,16 +294,9 @@ func (h *Hub) Subscribe(name string, opt Options) (*Subscription, error) {
 	s.lastTaken.Store(time.Now().UnixNano())
 	s.c = make(chan *Batch, queueBatches)
 	s.C = s.c
-	reply := make(chan error, 1)
-	select {
-	case f.reqs <- request{sub: s, lines: opt.Lines, from: opt.From, reply: reply}:
-		if err := <-reply; err != nil {
-			h.release(f)
-			return nil, err
-		}
-	case <-f.done:
+	if err := f.ask(request{sub: s, lines: opt.Lines, from: opt.From}); err != nil {
 		h.release(f)
-		return nil, ErrClosed
+		return nil, err
 	}
 	return s, nil
 }
@@ -315,6 +309,7 @@ func (h *Hub) release(f *follower) {
 	if f.refs == 0 && !f.stopping {
 		f.stopping = true
 		close(f.stop)
+		f.post(nil, false, false) // an idle follower has no goroutine to see it
 	}
 }
 
@@ -340,13 +335,9 @@ func (h *Hub) Sync(ctx context.Context) {
 	h.mu.Unlock()
 	for _, f := range fs {
 		reply := make(chan error, 1)
+		f.post(&request{sync: true, reply: reply}, false, false)
 		select {
-		case f.reqs <- request{sync: true, reply: reply}:
-			select {
-			case <-reply:
-			case <-ctx.Done():
-				return
-			}
+		case <-reply:
 		case <-f.done:
 		case <-ctx.Done():
 			return
@@ -362,6 +353,7 @@ func (h *Hub) Close() error {
 		if !f.stopping {
 			f.stopping = true
 			close(f.stop)
+			f.post(nil, false, false)
 		}
 	}
 	h.mu.Unlock()
@@ -464,10 +456,7 @@ func (s *Subscription) drop() {
 // Close ends the subscription; the follower stops with its last subscriber.
 func (s *Subscription) Close() {
 	s.once.Do(func() {
-		select {
-		case s.f.reqs <- request{sub: s, leave: true}:
-		case <-s.f.done:
-		}
+		s.f.ask(request{sub: s, leave: true})
 		s.f.hub.release(s.f)
 	})
 }

@@ -58,10 +58,9 @@ func TestPollBackoff(t *testing.T) {
 				if got := f.nextPoll(st.moved); got != st.want {
 					t.Fatalf("step %d (%+v): next poll in %v, want %v", i, st, got, st.want)
 				}
-				select { // handled
-				case <-f.caughtUp:
-				default:
-				}
+				f.mb.mu.Lock() // handled
+				f.mb.woken = false
+				f.mb.mu.Unlock()
 			}
 		})
 	}

@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sync/atomic"
 	"syscall"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/nxadm/tail/watch"
 	"golang.org/x/sys/unix"
 )
@@ -45,11 +48,35 @@ func fdPath(file *os.File) (string, error) {
 // the directory's watch (dirwatch.go), never by this tracker. Its events
 // wake the follower, which then reads and looks at the name.
 
+// The tracker's channels are unbuffered and its one goroutine blocks on
+// each send until it is read, so every channel is always read. One
+// goroutine per watch would do it, at a stack and more per followed file;
+// instead a forwarder reads up to forwarderWatches channels at once
+// (reflect.Select) and wakes their followers. A forwarder never calls the
+// tracker (Watch and RemoveWatch wait for its goroutine, which may be
+// waiting for the forwarder): the follower does, in watchFile and Close.
+// The tracker closes a channel when its watch is removed; the forwarder then
+// drops it, and ends with its last one.
+
+// forwarderWatches is the most watches one forwarder reads: few enough that
+// a select over them costs a few microseconds per event.
+const forwarderWatches = 32
+
+// forwarder reads the tracker's channels of some file watches.
+type forwarder struct {
+	add chan *fileWatch
+	n   int // watches it has or is being given; under Hub.watchMu
+}
+
 // fileWatch is a follower's watch of the file it reads.
 type fileWatch struct {
-	hub  *Hub
-	stop chan struct{}
-	done chan struct{} // the goroutine ended and removed its watch
+	hub    *Hub
+	name   string // the descriptor's path, the tracker's name for it
+	events <-chan fsnotify.Event
+	wake   func()
+	// closing is set by Close before it removes the watch: a closed
+	// channel is then no news
+	closing atomic.Bool
 	// gone is set when the tracker closed the watch's channel (removed
 	// under it): the follower watches again.
 	gone atomic.Bool
@@ -75,32 +102,69 @@ func (h *Hub) watchFile(file *os.File, wake func()) (*fileWatch, error) {
 		h.watchMu.Unlock()
 		return nil, &os.PathError{Op: "inotify_add_watch", Path: file.Name(), Err: err}
 	}
-	events := watch.Events(name)
-	fw := &fileWatch{hub: h, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(fw.done)
-		defer watch.RemoveWatch(name) // exactly one removal for our one Watch
-		for {
-			select {
-			case _, ok := <-events:
-				if !ok {
-					fw.gone.Store(true)
-					wake()
-					return
-				}
-				wake()
-			case <-fw.stop:
-				return
-			}
-		}
-	}()
+	fw := &fileWatch{hub: h, name: name, events: watch.Events(name), wake: wake}
+	h.forwarderFor().add <- fw
 	return fw, nil
 }
 
-// Close removes the watch and returns once it is gone.
+// forwarderFor is a forwarder with room for one more watch, counted in it.
+func (h *Hub) forwarderFor() *forwarder {
+	h.watchMu.Lock()
+	defer h.watchMu.Unlock()
+	for _, fwd := range h.forwarders {
+		if fwd.n < forwarderWatches {
+			fwd.n++
+			return fwd
+		}
+	}
+	fwd := &forwarder{add: make(chan *fileWatch), n: 1}
+	h.forwarders = append(h.forwarders, fwd)
+	go h.forward(fwd)
+	return fwd
+}
+
+// forward reads fwd's watches' channels until it has none left.
+func (h *Hub) forward(fwd *forwarder) {
+	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(fwd.add)}}
+	watches := []*fileWatch{nil}
+	for {
+		i, v, ok := reflect.Select(cases)
+		if i == 0 {
+			fw := v.Interface().(*fileWatch)
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(fw.events)})
+			watches = append(watches, fw)
+			continue
+		}
+		fw := watches[i]
+		if ok {
+			fw.wake()
+			continue
+		}
+		// removed: by Close, or under it
+		last := len(cases) - 1
+		cases[i], watches[i] = cases[last], watches[last]
+		cases[last], watches[last] = reflect.SelectCase{}, nil
+		cases, watches = cases[:last], watches[:last]
+		if !fw.closing.Load() {
+			fw.gone.Store(true)
+			fw.wake()
+		}
+		h.watchMu.Lock()
+		fwd.n--
+		if fwd.n == 0 {
+			h.forwarders = slices.DeleteFunc(h.forwarders, func(x *forwarder) bool { return x == fwd })
+			h.watchMu.Unlock()
+			return
+		}
+		h.watchMu.Unlock()
+	}
+}
+
+// Close removes the watch and returns once it is gone: exactly one removal
+// for its one Watch, also when it was removed under it.
 func (fw *fileWatch) Close() {
-	close(fw.stop)
-	<-fw.done
+	fw.closing.Store(true)
+	watch.RemoveWatch(fw.name)
 	fw.hub.watchMu.Lock()
 	fw.hub.filesHeld--
 	fw.hub.watchMu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -195,4 +196,51 @@ func TestQueueOverflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLines(t, r.until(1), numbered("line", 0, 1))
+}
+
+// TestIdleFollowersParked: an idle follower holds no goroutine, and file
+// watches share their forwarders (one per forwarderWatches files): 100
+// followed files cost a handful of goroutines, not one or two each. With the
+// poll an hour apart, each file's line can come only through its watch's
+// event, forwarded to a follower that had no goroutine.
+func TestIdleFollowersParked(t *testing.T) {
+	const n = 100
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.PollInterval = time.Hour
+	h := newTestHub(t, cfg)
+	base := runtime.NumGoroutine()
+	// nxadm/tail's tracker and its fsnotify reader (started once in a
+	// process), the directory watch's reader, and a forwarder for each 32
+	// files
+	most := base + 2 + 1 + (n+forwarderWatches-1)/forwarderWatches
+	names := make([]string, n)
+	readers := make([]*reader, n)
+	for i := range names {
+		names[i] = filepath.Join(dir, fmt.Sprintf("app%03d.log", i))
+		appendTo(t, names[i], "start\n")
+		s, err := h.Subscribe(names[i], Options{Lines: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		readers[i] = &reader{t: t, s: s}
+	}
+	parked := func() bool { return runtime.NumGoroutine() <= most }
+	testutil.WaitFor(t, fmt.Sprintf("%d idle followers to hold at most %d goroutines besides the test's %d", n, most-base, base), 10*time.Second, parked)
+	for round := range 2 {
+		for i, name := range names {
+			appendTo(t, name, fmt.Sprintf("round %d file %d\n", round, i))
+		}
+		for i, r := range readers {
+			got := r.until(round + 1)
+			if want := fmt.Sprintf("round %d file %d\n", round, i); got[round] != want {
+				t.Fatalf("file %d: %q, want %q", i, got[round], want)
+			}
+		}
+		testutil.WaitFor(t, "the followers to be idle again", 10*time.Second, parked)
+	}
+	if w := h.Watches(); w != n+1 {
+		t.Fatalf("Watches() = %d, want %d (a file each and the directory)", w, n+1)
+	}
 }
