@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -372,5 +373,80 @@ func TestHubResumeGoneBehind(t *testing.T) {
 	r.until(3)
 	if got, want := r.linesOnly(), "b 0\nc 0\nc 1\n"; got != want {
 		t.Fatalf("after resuming from %s (B born %d): got %q, want %q (items %q)", pos, bst.born, got, want, r.items)
+	}
+}
+
+// TestHubResumeCopiedThenRotated: the client's position is at the start of
+// a new generation, which holds nothing to tell its copies by. While the
+// daemon is down, lines are written to it, copytruncate copies them away
+// and empties it, and a rotation then moves it and its copy on. The copy
+// has an older rotated name than the file: it is read, with a truncated
+// event, before the file and the next one. If the copy is compressed before
+// the client comes back, the loss is announced: the file, empty but changed
+// since the position, was cut. (The loss checker's seed 10 lost those lines
+// silently.)
+func TestHubResumeCopiedThenRotated(t *testing.T) {
+	for _, compressed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compressed=%v", compressed), func(t *testing.T) {
+			dir := t.TempDir()
+			name := filepath.Join(dir, "app.log")
+			appendTo(t, name, "")
+			h := NewHub(testConfig())
+			e := subscribeEvents(t, h, name, Options{})
+			pos := e.last // the start of app.log, where the follower stands
+			xst, err := statPath(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Close()
+
+			appendTo(t, name, numbered("x", 0, 5))
+			// copytruncate: the copy is born after the file (times tick
+			// coarsely)
+			cp := name + ".1"
+			for {
+				appendTo(t, cp, numbered("x", 0, 5))
+				st, err := statPath(cp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.born == 0 || st.born > xst.born && st.born >= pos.Asof {
+					break
+				}
+				if err := os.Remove(cp); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Truncate(name, 0); err != nil {
+				t.Fatal(err)
+			}
+			// numbered rotation, then maybe compression of the copy
+			if err := os.Rename(cp, name+".2"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(name, name+".1"); err != nil {
+				t.Fatal(err)
+			}
+			if compressed {
+				if err := os.Rename(name+".2", name+".2.gz"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			appendTo(t, name, "n 0\n")
+
+			h2 := newTestHub(t, testConfig())
+			r := subscribeEvents(t, h2, name, Options{From: &pos})
+			want := numbered("x", 0, 5) + "n 0\n"
+			if compressed {
+				want = "n 0\n"
+			}
+			r.until(strings.Count(want, "\n"))
+			if got := r.linesOnly(); got != want {
+				t.Fatalf("after resuming from %s: got %q, want %q (items %q)", pos, got, want, r.items)
+			}
+			if !slices.Contains(r.items, wire.EventTruncated) {
+				t.Errorf("no truncated event: %q", r.items)
+			}
+		})
 	}
 }

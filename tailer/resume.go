@@ -176,10 +176,23 @@ func (f *follower) copiedSince(s *Subscription, c *cursor, pos wire.Position) {
 	// the copy whose start the position names can be told.
 	under, err := statPath(f.name)
 	rotated := err != nil || under.id != x.stat.id
-	if !cut && rotated {
+	var cps []*source
+	switch {
+	case !cut && rotated && now.mtime > pos.Asof:
+		// At its start the position holds nothing of x to know its copies
+		// by, but a copy made of x since (copytruncate while the client was
+		// away; x was changed since) was rotated before x was: it has an
+		// older rotated name, which no file that came after x under the
+		// name can have. x empty, though changed since, was cut: whether
+		// lines were lost, a copy tells, or nothing does (it may have been
+		// compressed already) and the client is told so.
+		cps = f.copiesOf(x, now, pos.Asof, true)
+		cut = now.size == 0
+	case !cut && rotated:
 		return
+	default:
+		cps = f.copiesOf(x, now, pos.Asof, false)
 	}
-	cps := f.copiesOf(x, now, pos.Asof)
 	head := readHead(x.file)
 	var queue []*source
 	first := -1
@@ -227,14 +240,29 @@ func (f *follower) copiedSince(s *Subscription, c *cursor, pos wire.Position) {
 // made of the file under the name: while x was, so no later than its last
 // modification (the truncation that follows a copy moves it; renames, which
 // numbered rotation does to every rotated file, do not). Files born later
-// came after it under the name.
-func (f *follower) copiesOf(x *source, now fileStat, asof int64) []*source {
+// came after it under the name. With olderNamed, x has left the name: only
+// files whose rotated names are older than x's are taken.
+func (f *follower) copiesOf(x *source, now fileStat, asof int64, olderNamed bool) []*source {
 	under, _ := statPath(f.name)
+	all := siblings(f.name)
+	xName := ""
+	if olderNamed {
+		for _, sb := range all {
+			if sb.stat.id == x.stat.id {
+				xName = filepath.Base(sb.path)
+			}
+		}
+		if xName == "" {
+			return nil // x is no rotated generation: nothing to compare with
+		}
+	}
+	base := filepath.Base(f.name)
 	var sibs []sibling
-	for _, sb := range siblings(f.name) {
+	for _, sb := range all {
 		if !sb.packed && sb.stat.id != x.stat.id && sb.stat.id != under.id && sb.stat.size > 0 &&
 			copiedAfter(sb.stat, asof) && (sb.stat.born == 0 || sb.stat.born > x.stat.born) && // not an older file of the same clock tick
-			(sb.stat.born == 0 || sb.stat.born <= now.mtime) {
+			(sb.stat.born == 0 || sb.stat.born <= now.mtime) &&
+			(!olderNamed || olderName(base, filepath.Base(sb.path), xName) < 0) {
 			sibs = append(sibs, sb)
 		}
 	}
