@@ -22,7 +22,7 @@ import (
 // writer appends 100-byte lines in bulk, one WebSocket client reads them.
 // Reported as lines/s; compare formats in the same run.
 func BenchmarkStreamFollow(b *testing.B) {
-	for _, format := range []string{"text", "html"} {
+	for _, format := range []string{"text", "html", "json"} {
 		b.Run(format, func(b *testing.B) {
 			root, addr := benchDaemon(b)
 
@@ -39,6 +39,12 @@ func BenchmarkStreamFollow(b *testing.B) {
 			line := fmt.Appendf(nil, "%099d", 0)
 			line[len(line)-1] = '\n'
 			chunk := bytes.Repeat(line, perWrite)
+			// a line as a frame holds it: itself in text and html, a JSON
+			// string in json (98 zeros between quotes: no position is)
+			inFrame := []byte{'\n'}
+			if format == "json" {
+				inFrame = []byte(`"` + string(line[:len(line)-1]) + `"`)
+			}
 			total := b.N * perWrite
 			b.SetBytes(int64(len(chunk)))
 			b.ResetTimer()
@@ -54,7 +60,7 @@ func BenchmarkStreamFollow(b *testing.B) {
 				if err != nil {
 					b.Fatalf("after %d lines: %v", got, err)
 				}
-				got += bytes.Count(msg, []byte{'\n'})
+				got += bytes.Count(msg, inFrame)
 			}
 			b.ReportMetric(float64(total)/time.Since(start).Seconds(), "lines/s")
 		})

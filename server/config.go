@@ -8,7 +8,10 @@ import (
 // Config is everything the daemon needs to run: cmd/logtaild fills it from
 // flags and the environment; tests build it directly.
 type Config struct {
-	Addr              string
+	Addr string
+	// Name is the daemon's name, told to clients (wire.HeaderName, the
+	// json stream's name); "" is the host name. See DaemonName.
+	Name              string
 	Roots             []string
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration

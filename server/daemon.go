@@ -25,6 +25,7 @@ import (
 // Daemon serves streams, pages and probes for the files under its roots.
 type Daemon struct {
 	cfg  Config
+	name []byte // cfg.Name, for the json streams' first message
 	log  *slog.Logger
 	box  *sandbox.Sandbox
 	hub  *tailer.Hub
@@ -57,6 +58,10 @@ type Daemon struct {
 func New(cfg Config) (*Daemon, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if cfg.Name, err = DaemonName(cfg.Name); err != nil {
+		return nil, err
 	}
 	origins := make([]string, 0, len(cfg.AllowOrigins))
 	for _, o := range cfg.AllowOrigins {
@@ -96,7 +101,7 @@ func New(cfg Config) (*Daemon, error) {
 		box.Close()
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: cfg.Logger, box: box, hosts: hosts,
+	d := &Daemon{cfg: cfg, name: []byte(cfg.Name), log: cfg.Logger, box: box, hosts: hosts,
 		token: newTokenCheck(cfg.Token, true), metricsToken: newTokenCheck(cfg.MetricsToken, false),
 		fds: fds, idle: newIdleConns(fds.idle), short: newRateLog(cfg.Logger, slog.LevelWarn, 10*time.Second),
 		refusals: newRefusalLog(cfg.Logger)}
@@ -213,7 +218,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
-	d.log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "roots", d.box.Roots(), "version", d.cfg.Version,
+	d.log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "name", d.cfg.Name, "roots", d.box.Roots(), "version", d.cfg.Version,
 		"max_streams", d.cfg.MaxStreams, "open_file_limit", d.fds.limit)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

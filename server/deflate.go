@@ -16,7 +16,7 @@ import (
 // ready to write, for the clients that negotiated permessage-deflate. With no
 // context takeover a frame does not depend on the client, so each is
 // compressed once per batch whatever the number of clients. Numbered after
-// sender.go's forms, with a slot left between.
+// sender.go's forms.
 const (
 	formDeflatedText     = 4 + iota // the lines as in the file, in frames of up to frameTarget
 	formDeflatedHTML                // their HTML form, the same way
@@ -43,7 +43,9 @@ var deflatedForms atomic.Int64
 //go:noinline
 func (s *sender) addDeflated(b *tailer.Batch) error {
 	json := s.format == "json"
-	if json && !s.shared(b) {
+	if json && (!s.shared(b) || !s.named || bytes.Compare(b.Form(formTime, readTime), s.readAt[:]) < 0) {
+		// (the connection's first message names the daemon; a message's
+		// time is never less than the one before)
 		return s.addJSON(b)
 	}
 	if json && b.Event != "" { // what happened before the lines: a message of its own, first
@@ -74,6 +76,7 @@ func (s *sender) addDeflated(b *tailer.Batch) error {
 	}
 	if json {
 		s.pos = b.End // what the client was given last
+		s.readBy(b.Form(formTime, readTime))
 	}
 	s.count(frames)
 	return s.c.WriteFrames(frames)
@@ -153,14 +156,14 @@ func deflatedJSONHTML(b *tailer.Batch) []byte {
 }
 
 // deflatedMessage is the batch's json message alone, as the uncompressed
-// path would send it: its lines, their sizes and the position after them,
-// all of which depend on the batch only.
+// path would send it: its lines, their sizes, the position after them and
+// when they were read, all of which depend on the batch only.
 func deflatedMessage(b *tailer.Batch, lines []byte) []byte {
 	deflatedForms.Add(1)
-	sizes := b.Form(formSizes, jsonSizes)
-	msg := make([]byte, 0, len(wire.LinesStart)+len(lines)+len(sizes)+256)
+	end := wire.LinesEnd{Sizes: b.Form(formSizes, jsonSizes), Pos: b.End, Time: b.Form(formTime, readTime)}
+	msg := make([]byte, 0, len(wire.LinesStart)+len(lines)+len(end.Sizes)+256)
 	msg = append(msg, wire.LinesStart...)
 	msg = append(msg, lines...)
-	msg = wire.AppendLinesEnd(msg, sizes, nil, b.End)
+	msg = end.Append(msg)
 	return wsconn.AppendDeflatedText(make([]byte, 0, len(msg)/4+64), msg)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"regexp"
@@ -23,13 +24,18 @@ type k8sObject struct {
 		Name string `yaml:"name"`
 	} `yaml:"metadata"`
 	Spec struct {
-		Selector struct {
-			MatchLabels map[string]string `yaml:"matchLabels"`
-		} `yaml:"selector"`
-		Ports []struct {
-			TargetPort any `yaml:"targetPort"`
+		// a Deployment's: {matchLabels: {…}}; a Service's: the labels
+		Selector  map[string]any `yaml:"selector"`
+		ClusterIP string         `yaml:"clusterIP"`
+		Ports     []struct {
+			Name       string `yaml:"name"`
+			Port       int    `yaml:"port"`
+			TargetPort any    `yaml:"targetPort"`
 		} `yaml:"ports"`
 		Template struct {
+			Metadata struct {
+				Labels map[string]string `yaml:"labels"`
+			} `yaml:"metadata"`
 			Spec struct {
 				SecurityContext struct {
 					RunAsNonRoot bool `yaml:"runAsNonRoot"`
@@ -53,8 +59,20 @@ type k8sProbe struct {
 }
 
 type k8sContainer struct {
-	Name         string                         `yaml:"name"`
-	Env          []struct{ Name, Value string } `yaml:"env"`
+	Name string `yaml:"name"`
+	Env  []struct {
+		Name      string `yaml:"name"`
+		Value     string `yaml:"value"`
+		ValueFrom *struct {
+			FieldRef *struct {
+				FieldPath string `yaml:"fieldPath"`
+			} `yaml:"fieldRef"`
+		} `yaml:"valueFrom"`
+	} `yaml:"env"`
+	Ports []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	} `yaml:"ports"`
 	VolumeMounts []struct {
 		Name      string `yaml:"name"`
 		MountPath string `yaml:"mountPath"`
@@ -83,7 +101,9 @@ func TestSidecarManifest(t *testing.T) {
 	}
 	defer f.Close()
 	dec := yaml.NewDecoder(f)
-	objs := map[string]k8sObject{}
+	var dep k8sObject
+	var services []k8sObject
+	var kinds []string
 	for {
 		var o k8sObject
 		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
@@ -91,15 +111,16 @@ func TestSidecarManifest(t *testing.T) {
 		} else if err != nil {
 			t.Fatal(err)
 		}
-		objs[o.Kind] = o
+		kinds = append(kinds, o.Kind)
+		switch o.Kind {
+		case "Deployment":
+			dep = o
+		case "Service":
+			services = append(services, o)
+		}
 	}
-	dep, ok := objs["Deployment"]
-	if _, svc := objs["Service"]; !ok || !svc {
-		t.Fatalf("want a Deployment and a Service, got %v", slices.Collect(func(yield func(string) bool) {
-			for k := range objs {
-				yield(k)
-			}
-		}))
+	if dep.Kind == "" || len(services) != 2 {
+		t.Fatalf("want a Deployment and two Services (one headless), got %v", kinds)
 	}
 	pod := dep.Spec.Template.Spec
 	var shared string
@@ -139,8 +160,16 @@ func TestSidecarManifest(t *testing.T) {
 		t.Error("logtaild must mount the logs read-only")
 	}
 	env := map[string]string{}
+	fromField := map[string]string{} // the downward API's
 	for _, e := range ltd.Env {
 		env[e.Name] = e.Value
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			fromField[e.Name] = e.ValueFrom.FieldRef.FieldPath
+		}
+	}
+	// each logtaild tells its clients its pod's name
+	if fromField["LOGTAILD_NAME"] != "metadata.name" {
+		t.Errorf("LOGTAILD_NAME is not the pod's name from the downward API (valueFrom.fieldRef.fieldPath: metadata.name): %q", fromField["LOGTAILD_NAME"])
 	}
 	if !slices.Contains(strings.Split(env["LOGTAILD_ROOT"], ":"), path) {
 		t.Errorf("LOGTAILD_ROOT=%q does not serve the mount %s", env["LOGTAILD_ROOT"], path)
@@ -148,16 +177,57 @@ func TestSidecarManifest(t *testing.T) {
 	if env["LOGTAILD_ADDR"] != ":8080" {
 		t.Errorf("LOGTAILD_ADDR=%q, want :8080", env["LOGTAILD_ADDR"])
 	}
-	// clients in the cluster reach it by the Service's name: the Host check
-	// must let that name in
-	svc := objs["Service"].Metadata.Name
+	// the Services lead to logtaild's port, over the Deployment's pods; one
+	// is headless, its DNS name every ready pod's address (and SRV records
+	// for its named port), for a client that follows them all
+	podPort := map[string]int{}
+	for _, p := range ltd.Ports {
+		podPort[p.Name] = p.ContainerPort
+	}
+	headless := 0
+	for _, svc := range services {
+		name := svc.Metadata.Name
+		if svc.Spec.ClusterIP == "None" {
+			headless++
+		}
+		if len(svc.Spec.Selector) == 0 {
+			t.Errorf("Service %s selects no pods", name)
+		}
+		for k, v := range svc.Spec.Selector {
+			if dep.Spec.Template.Metadata.Labels[k] != v {
+				t.Errorf("Service %s selects %s=%v, which the pods are not labelled with (%v)", name, k, v, dep.Spec.Template.Metadata.Labels)
+			}
+		}
+		if len(svc.Spec.Ports) != 1 {
+			t.Fatalf("Service %s: want one port, logtaild's: %+v", name, svc.Spec.Ports)
+		}
+		port := svc.Spec.Ports[0]
+		target := podPort[fmt.Sprint(port.TargetPort)]
+		if n, ok := port.TargetPort.(int); ok {
+			target = n
+		}
+		if target != 8080 || port.Name == "" {
+			t.Errorf("Service %s: port %+v does not lead to logtaild's :8080 under a name (SRV records need it)", name, port)
+		}
+	}
+	if headless != 1 {
+		t.Errorf("%d headless Services (clusterIP: None), want 1", headless)
+	}
+	// clients in the cluster reach it by a Service's name: the Host check
+	// must let those names in (the short one: the Service with an address)
 	hosts, err := newHostPolicy(strings.Split(env["LOGTAILD_ALLOW_HOST"], ","), env["LOGTAILD_ADDR"])
 	if err != nil {
 		t.Fatalf("LOGTAILD_ALLOW_HOST: %v", err)
 	}
-	for _, h := range []string{svc + ":8080", svc + ".default.svc:8080", svc + ".default.svc.cluster.local:8080"} {
-		if !hosts.allow(h) {
-			t.Errorf("LOGTAILD_ALLOW_HOST=%q refuses Host %s", env["LOGTAILD_ALLOW_HOST"], h)
+	for _, svc := range services {
+		names := []string{svc.Metadata.Name + ".default.svc:8080", svc.Metadata.Name + ".default.svc.cluster.local:8080"}
+		if svc.Spec.ClusterIP != "None" {
+			names = append(names, svc.Metadata.Name+":8080")
+		}
+		for _, h := range names {
+			if !hosts.allow(h) {
+				t.Errorf("LOGTAILD_ALLOW_HOST=%q refuses Host %s", env["LOGTAILD_ALLOW_HOST"], h)
+			}
 		}
 	}
 	for name, p := range map[string]*k8sProbe{"liveness": ltd.LivenessProbe, "readiness": ltd.ReadinessProbe} {

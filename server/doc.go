@@ -7,7 +7,8 @@
 // serves on a listener until its context ends, then closes every stream with
 // 1001 within Config.ShutdownTimeout; [Daemon.Close] stops the followers.
 // [Daemon] is also an http.Handler. [CheckToken] and [CheckOrigin] validate
-// flag values before a daemon is made.
+// flag values before a daemon is made; [DaemonName] is the name it tells
+// clients (--name, else the host name).
 //
 // Its files, by job: daemon.go (New, Serve, routing), request.go (a file
 // request: query, origin, admission), refusal.go (statuses, reasons and
@@ -18,7 +19,8 @@
 // frames, through package wire), filter.go (grep= and exclude=: compiled
 // once, applied once per batch, the last matching lines), deflate.go (a
 // batch's frames compressed once for all the clients that negotiated
-// permessage-deflate), stats.go, tlsreload.go, debug.go.
+// permessage-deflate), name.go (the daemon's name), stats.go, tlsreload.go,
+// debug.go.
 //
 // The protocol (query, messages, positions) is package wire's; files are
 // followed by package tailer, which knows no HTML: the server gives it

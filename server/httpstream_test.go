@@ -219,8 +219,9 @@ func checkStreamHeaders(t *testing.T, resp *http.Response, contentType string) {
 	t.Helper()
 	h := resp.Header
 	if resp.StatusCode != http.StatusOK || h.Get("Content-Type") != contentType || h.Get("Cache-Control") != "no-cache" ||
-		h.Get("X-Accel-Buffering") != "no" || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Vary") != "Accept" {
-		t.Fatalf("got %d %v, want 200, %s, no-cache, X-Accel-Buffering: no, nosniff, Vary: Accept", resp.StatusCode, h, contentType)
+		h.Get("X-Accel-Buffering") != "no" || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Vary") != "Accept" ||
+		h.Get(wire.HeaderName) == "" {
+		t.Fatalf("got %d %v, want 200, %s, no-cache, X-Accel-Buffering: no, nosniff, Vary: Accept, the daemon's name", resp.StatusCode, h, contentType)
 	}
 	if resp.ContentLength != -1 || resp.TransferEncoding == nil {
 		t.Errorf("length %d, transfer encoding %v: want chunked", resp.ContentLength, resp.TransferEncoding)
@@ -324,7 +325,7 @@ func TestSSELastLines(t *testing.T) {
 // TestHTTPPlainForms reads the last lines in each form that Accept and
 // format= choose, and checks that a browser still gets the page.
 func TestHTTPPlainForms(t *testing.T) {
-	td := startDaemon(t)
+	td := startDaemon(t, func(c *Config) { c.Name = "web-1" })
 	c := httpClient(t, nil)
 	p := td.write("app.log", numbered(1, 5)+"unfinished")
 	const text = "line 4\nline 5\nunfinished"
@@ -336,9 +337,9 @@ func TestHTTPPlainForms(t *testing.T) {
 		{"text/plain preferred", "lines=3", "text/html;q=0.5, text/plain", "text/plain; charset=utf-8", text},
 		{"format=text from a browser", "format=text&lines=3", browserAccept, "text/plain; charset=utf-8", text},
 		{"format=json", "format=json&lines=3", "", "application/x-ndjson",
-			`{"lines":["line 4","line 5"],"partial":"unfinished","pos":"POS"}` + "\n"},
+			`{"lines":["line 4","line 5"],"partial":"unfinished","pos":"POS","time":"TIME","name":"web-1"}` + "\n"},
 		{"Accept ndjson", "lines=3", "application/x-ndjson", "application/x-ndjson",
-			`{"lines":["line 4","line 5"],"partial":"unfinished","pos":"POS"}` + "\n"},
+			`{"lines":["line 4","line 5"],"partial":"unfinished","pos":"POS","time":"TIME","name":"web-1"}` + "\n"},
 		{"browser", "lines=3", browserAccept, "text/html; charset=utf-8", ""},
 		{"curl", "lines=3", "*/*", "text/html; charset=utf-8", ""},
 		{"format=html", "format=html&lines=3", "text/plain", "text/html; charset=utf-8", ""},
@@ -364,6 +365,7 @@ func TestHTTPPlainForms(t *testing.T) {
 					t.Fatalf("%q: %v, want one json message and a newline", got, err)
 				}
 				got = strings.Replace(got, m.Pos, "POS", 1)
+				got = strings.Replace(got, `"time":"`+m.Time+`"`, `"time":"TIME"`, 1)
 				got = strings.Replace(got, `,"sizes":[7,7]`, "", 1)
 			}
 			if got != tt.body {

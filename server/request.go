@@ -6,12 +6,15 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/logtail/logtail/web"
 	"github.com/logtail/logtail/wire"
 )
 
 func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
+	// every answer names the daemon: a stream's (the 101 too), a refusal's
+	w.Header().Set(wire.HeaderName, d.cfg.Name)
 	// a WebSocket, the viewer page, or a plain-HTTP form (httpstream.go)
 	form := formOf(w.Header(), r)
 	if form == formPage { // a browser: the viewer page, after the same checks as a stream
@@ -50,6 +53,9 @@ func (d *Daemon) handleFile(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		d.refuseStream(w, r, http.StatusBadRequest, err.Error())
 		return
+	}
+	if q.Capped { // the client may say it got fewer than it asked for
+		w.Header().Set(wire.HeaderMaxLines, strconv.Itoa(q.Lines))
 	}
 	name, err := d.box.Name(r.URL.EscapedPath())
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"html"
 	"slices"
+	"time"
 
 	"github.com/logtail/logtail/tailer"
 	"github.com/logtail/logtail/wire"
@@ -32,6 +33,12 @@ type sender struct {
 	sizes   []byte        // the lines' sizes in their file, for the message
 	pos     wire.Position // where the lines in msg end
 	partial []byte        // an unfinished last line, sent only when not following
+	// readAt is when the latest lines given to the client (in msg, or
+	// sent) were read (wire.AppendTime; zeros before any): a message's
+	// time. Never less than the last message's, though a batch taken
+	// after another may have been stamped before it (a resume's catch-up).
+	readAt [wire.TimeLen]byte
+	named  bool // the daemon's name (st.name) was on a message
 
 	start *wire.Position // an answer to before= (before.go): where its lines start, on each of its messages (up to pageTarget)
 
@@ -103,6 +110,7 @@ func (s *sender) addJSON(b *tailer.Batch) error {
 		if s.many { // the file of the stream it concerns, which a cursor names
 			e.File = string(s.file)
 		}
+		e.Name = s.nameOnce()
 		s.msg = wire.AppendEvent(s.msg, e)
 		var err error
 		if s.hs != nil {
@@ -133,6 +141,7 @@ func (s *sender) addJSON(b *tailer.Batch) error {
 		s.open = true
 	}
 	s.filled = true
+	s.readBy(b.Form(formTime, readTime))
 	if s.html {
 		s.msg = append(s.msg, b.Form(formHTMLLines, jsonHTMLLines)...)
 	} else {
@@ -191,12 +200,38 @@ func (s *sender) flush() error {
 //
 //go:noinline
 func (s *sender) closeJSON() {
+	end := wire.LinesEnd{Sizes: s.sizes, Partial: s.partial, File: s.file, Start: s.start, Pos: s.pos, Name: s.nameOnce()}
 	if s.partial != nil {
 		s.msg = slices.Grow(s.msg, wire.StringLen(s.partial)+len(s.sizes)+128) // not twice a long line
 	}
-	s.msg = wire.AppendLinesEndOf(s.msg, s.sizes, s.partial, s.file, s.start, s.pos)
+	if s.partial != nil && !s.filled { // the unfinished line alone: read now
+		var now [wire.TimeLen]byte
+		s.readBy(wire.AppendTime(now[:0], time.Now()))
+	}
+	if s.filled || s.partial != nil {
+		end.Time = s.readAt[:]
+	}
+	s.msg = end.Append(s.msg)
 	s.sizes, s.partial = s.sizes[:0], nil
 	s.open, s.filled = false, false
+}
+
+// nameOnce is the daemon's name for a json message, the first the
+// connection sends (nil for the others).
+func (s *sender) nameOnce() []byte {
+	if s.named {
+		return nil
+	}
+	s.named = true
+	return s.st.name
+}
+
+// readBy notes that lines given to the client were read at t (AppendTime's):
+// the time of their message, unless an earlier message said a later time.
+func (s *sender) readBy(t []byte) {
+	if bytes.Compare(t, s.readAt[:]) > 0 {
+		copy(s.readAt[:], t)
+	}
 }
 
 // The forms of a batch that json streams send (tailer.Batch.Form): made
@@ -205,7 +240,19 @@ const (
 	formLines     = iota // the lines as JSON strings
 	formHTMLLines        // their HTML form as JSON strings (json&html=1)
 	formSizes            // their sizes in the file
+	formTime             // when they were read (readTime)
 )
+
+// readTime is when a batch's lines were read (tailer.Batch.Read), as its
+// json messages say (wire.AppendTime): formatted once per batch, for every
+// client, so that a batch's json, made once, is the same for all.
+func readTime(b *tailer.Batch) []byte {
+	t := b.Read
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return wire.AppendTime(make([]byte, 0, wire.TimeLen), t)
+}
 
 func jsonLines(b *tailer.Batch) []byte {
 	return wire.AppendLines(make([]byte, 0, wire.LinesLen(b.Text, b.Lines)), b.Text)

@@ -21,6 +21,8 @@ type streamStats struct {
 	frames int
 	// of those, sent compressed (permessage-deflate): frames, payload bytes
 	zframes, zbytes int
+	// name is the daemon's, which the stream's first json message says
+	name []byte
 
 	// what reportSent has already counted in the metrics
 	reportedLines, reportedBytes, reportedFrames int
@@ -39,7 +41,7 @@ func (d *Daemon) reportSent(st *streamStats) {
 }
 
 func (d *Daemon) opened(r *http.Request, name string, q wire.Query) *streamStats {
-	st := &streamStats{remote: r.RemoteAddr, path: name, start: time.Now()}
+	st := &streamStats{remote: r.RemoteAddr, path: name, start: time.Now(), name: d.name}
 	// a resume says where it resumes from; lines=N is not what it asked for
 	what := slog.Int("lines", q.Lines)
 	if q.From != nil {

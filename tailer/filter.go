@@ -74,7 +74,7 @@ func (b *Batch) keep(pass func([]byte) bool) *Batch {
 	if all {
 		return b
 	}
-	out := &Batch{Event: b.Event, Reason: b.Reason, File: b.File, Bytes: b.Bytes}
+	out := &Batch{Event: b.Event, Reason: b.Reason, File: b.File, Bytes: b.Bytes, Read: b.Read}
 	sameText := len(b.Raw) > 0 && len(b.Text) > 0 && &b.Raw[0] == &b.Text[0]
 	raw, text, html := b.Raw, b.Text, b.HTML
 	var owed int64 // bytes of the file dropped since the last line kept (or b's start)

@@ -1046,7 +1046,7 @@ func (f *follower) account(gens []*source, under *fileStat, created int64, compl
 // and, when html is set, HTML forms, rendered by r, which carries its state
 // through the lines even when html is not set (r may be nil: no HTML).
 func NewBatch(raw []byte, html bool, r Renderer) *Batch {
-	b := &Batch{Raw: raw, Lines: bytes.Count(raw, []byte{'\n'}), Text: raw}
+	b := &Batch{Raw: raw, Lines: bytes.Count(raw, []byte{'\n'}), Text: raw, Read: time.Now()}
 	if !utf8.Valid(raw) {
 		b.Text = wire.AppendValidUTF8(make([]byte, 0, len(raw)+16), raw)
 	}

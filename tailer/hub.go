@@ -128,6 +128,9 @@ type Batch struct {
 	// length in Raw (cut lines, a file's last line without newline).
 	Sizes []wire.LineSize
 	End   wire.Position
+	// Read is when the lines were read (NewBatch): the time a json message
+	// gives them.
+	Read time.Time
 	// Event, when set, says what happened to the file before these lines
 	// (EventRotated, EventTruncated, EventGap); Reason explains it, File is
 	// the path of the file concerned and Bytes, for a gap, how many bytes

@@ -32,6 +32,20 @@
 // Unknown parameters are ignored; a known one given twice, or a value that
 // cannot be read, is refused with 400 and a one-line reason.
 //
+// # Answer
+//
+// Every answer to a file's URL that passed the token check (the
+// handshake's 101, a plain-HTTP stream, a download, a refusal but 401 and
+// 421) carries headers about the daemon:
+//
+//	Logtail-Name: NAME     the daemon's name (logtaild --name, by default its host
+//	                       name: a pod's name in Kubernetes), by which a client of many
+//	                       daemons names their lines; printable, at most 253 bytes,
+//	                       UTF-8 as it is ([HeaderName])
+//	Logtail-Max-Lines: M   only when lines= asked for more than the daemon's
+//	                       --max-lines: M, the number of lines it applied
+//	                       ([HeaderMaxLines])
+//
 // # Filters
 //
 // With grep= or exclude=, a line passes when it matches grep (if given) and
@@ -68,7 +82,7 @@
 //
 // Every frame is one JSON object ([Message], read by [Decode]):
 //
-//	{"lines":["…","…"],"sizes":[41,37],"pos":"POS"}
+//	{"lines":["…","…"],"sizes":[41,37],"pos":"POS","time":"2026-12-04T15:50:03.123456789Z"}
 //	    complete lines, without their '\n' (a '\r' of CRLF stays); pos is the
 //	    position right after the last of them. A followed stream's first
 //	    message says where it stands, even with no lines ("lines":[]). The
@@ -84,6 +98,21 @@
 //	…,"partial":"text"
 //	    without tail=1 only: the file's last line, which has no newline yet;
 //	    it counts as one of the N lines, as in tail.
+//	…,"time":"2026-12-04T15:50:03.123456789Z"
+//	    on every message of lines (or of a partial line), on no other: when
+//	    the daemon read them, RFC 3339 in UTC with nine digits of fraction,
+//	    always TimeLen long, so that the text sorts as the time does
+//	    ([TimeLayout], [Message.ReadTime]). A followed batch is stamped
+//	    once, as it is first sent after the daemon read it, the same for
+//	    every client of the file; the last lines and a page, as they are
+//	    read for the request. A message of several batches has the last
+//	    one's time. A connection's times never go back (a resume's catch-up
+//	    may read lines after others were stamped: it gives the later time):
+//	    the lines were read by then. Older daemons do not send it.
+//	…,"name":"NAME"
+//	    on the first message of each connection, whatever it is (lines, a
+//	    position, an event): the daemon's name, as in Logtail-Name. Older
+//	    daemons do not send it.
 //	{"event":"rotated","file":"…","pos":"…"}
 //	    the lines that follow come from another file, read from its start: a
 //	    new one under the name, or a rotated generation (file says which).
@@ -219,7 +248,8 @@
 // # Encoding
 //
 // The daemon builds json messages in place: [LinesStart], [AppendLines] for
-// each batch (merged with commas), [AppendSizes], then [AppendLinesEnd]; an
-// event is [AppendEvent]. [AppendString] writes a JSON string of valid
-// UTF-8.
+// each batch (merged with commas), [AppendSizes], then [AppendLinesEnd] (or
+// [LinesEnd], with the file, the page's start, the time from [AppendTime]
+// and the name); an event is [AppendEvent]. [AppendString] writes a JSON
+// string of valid UTF-8.
 package wire

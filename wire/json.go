@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"strconv"
+	"time"
 )
 
 // Events: what happened to the file before the lines that follow.
@@ -28,7 +29,7 @@ const (
 //
 //	dst = append(dst, LinesStart...)
 //	dst = AppendLines(dst, batch1) ; dst = append(dst, ',') ; dst = AppendLines(dst, batch2)
-//	dst = AppendLinesEnd(dst, sizes, partial, pos)
+//	dst = AppendLinesEnd(dst, sizes, partial, pos)   (or LinesEnd.Append, with file, time, name…)
 //
 // An event is one message of its own, by AppendEvent.
 
@@ -90,36 +91,75 @@ type LineSize struct {
 // (from AppendSizes; omitted when empty), partial (an unfinished last line,
 // omitted when nil) and the position after the lines.
 func AppendLinesEnd(dst, sizes, partial []byte, pos Position) []byte {
-	return AppendLinesEndOf(dst, sizes, partial, nil, nil, pos)
+	e := LinesEnd{Sizes: sizes, Partial: partial, Pos: pos}
+	return e.Append(dst)
 }
 
-// AppendLinesEndOf is AppendLinesEnd with the file the lines are from (a
-// stream of many files; omitted when nil, made valid UTF-8) and, for an
-// answer to before=, the position where the first line starts (omitted when
-// nil).
-func AppendLinesEndOf(dst, sizes, partial, file []byte, start *Position, pos Position) []byte {
+// LinesEnd is what closes a message of lines opened with LinesStart, each
+// part omitted when nil (or empty).
+type LinesEnd struct {
+	Sizes   []byte // from AppendSizes
+	Partial []byte // an unfinished last line (valid UTF-8)
+	// File is the file the lines are from, in a stream of many files (made
+	// valid UTF-8).
+	File []byte
+	// Start, in an answer to before=, is where the first line starts.
+	Start *Position
+	Pos   Position // right after the last line
+	// Time is when the lines were read, from AppendTime.
+	Time []byte
+	// Name is the daemon's name (valid UTF-8), on a connection's first
+	// message.
+	Name []byte
+}
+
+// Append appends the end of the message.
+func (e *LinesEnd) Append(dst []byte) []byte {
 	dst = append(dst, ']')
-	if file != nil {
+	if e.File != nil {
 		dst = append(dst, `,"file":`...)
-		dst = AppendString(dst, AppendValidUTF8(nil, file))
+		dst = AppendString(dst, AppendValidUTF8(nil, e.File))
 	}
-	if start != nil {
+	if e.Start != nil {
 		dst = append(dst, `,"start":"`...)
-		dst = start.Append(dst)
+		dst = e.Start.Append(dst)
 		dst = append(dst, '"')
 	}
-	if len(sizes) > 0 {
+	if len(e.Sizes) > 0 {
 		dst = append(dst, `,"sizes":[`...)
-		dst = append(dst, sizes...)
+		dst = append(dst, e.Sizes...)
 		dst = append(dst, ']')
 	}
-	if partial != nil {
+	if e.Partial != nil {
 		dst = append(dst, `,"partial":`...)
-		dst = AppendString(dst, partial)
+		dst = AppendString(dst, e.Partial)
 	}
 	dst = append(dst, `,"pos":"`...)
-	dst = pos.Append(dst)
-	return append(dst, `"}`...)
+	dst = e.Pos.Append(dst)
+	dst = append(dst, '"')
+	if e.Time != nil {
+		dst = append(dst, `,"time":"`...)
+		dst = append(dst, e.Time...)
+		dst = append(dst, '"')
+	}
+	if e.Name != nil {
+		dst = append(dst, `,"name":`...)
+		dst = AppendString(dst, e.Name)
+	}
+	return append(dst, '}')
+}
+
+// TimeLayout is how a message's time is written: RFC 3339 in UTC with
+// nine digits of fraction, always as long (TimeLen), so that the text of
+// two times compares as the times do.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// TimeLen is the length of a time as AppendTime writes it.
+const TimeLen = len("2006-01-02T15:04:05.000000000Z")
+
+// AppendTime appends t as a message's time (TimeLayout, in UTC).
+func AppendTime(dst []byte, t time.Time) []byte {
+	return t.UTC().AppendFormat(dst, TimeLayout)
 }
 
 // Event is a file event as the daemon sends it.
@@ -130,6 +170,7 @@ type Event struct {
 	Bytes  int64  // a gap: the bytes known lost (0: unknown)
 	Pos    Position
 	HasPos bool
+	Name   []byte // the daemon's name (valid UTF-8), on a connection's first message
 }
 
 // AppendEvent appends e as one message. Reason and File are made valid
@@ -153,6 +194,10 @@ func AppendEvent(dst []byte, e Event) []byte {
 		dst = append(dst, `,"pos":"`...)
 		dst = e.Pos.Append(dst)
 		dst = append(dst, '"')
+	}
+	if e.Name != nil {
+		dst = append(dst, `,"name":`...)
+		dst = AppendString(dst, e.Name)
 	}
 	return append(dst, '}')
 }

@@ -19,9 +19,23 @@ const (
 // not given.
 const DefaultLines = 10
 
+// The headers of the daemon's answers (the WebSocket handshake's 101, a
+// plain-HTTP stream, a refusal).
+const (
+	// HeaderName is the daemon's name (logtaild --name, by default its
+	// host name): on every answer to a file's URL that passed the token.
+	HeaderName = "Logtail-Name"
+	// HeaderMaxLines, when lines= asked for more than the daemon's
+	// --max-lines, is that cap, the number of lines it applied.
+	HeaderMaxLines = "Logtail-Max-Lines"
+)
+
 // Query is a stream request's parameters.
 type Query struct {
-	Lines  int       // the last Lines lines first
+	Lines int // the last Lines lines first
+	// Capped: lines= asked for more than the daemon's cap, which Lines is
+	// then (ParseQuery's maxLines).
+	Capped bool
 	Tail   bool      // then follow the file
 	Format string    // FormatHTML, FormatText or FormatJSON; "" is FormatHTML
 	HTML   bool      // json lines carry their HTML form
@@ -117,7 +131,7 @@ func ParseQuery(raw string, maxLines int) (Query, error) {
 		if err != nil {
 			return q, fmt.Errorf("lines=%.20q: want a whole number from 0 to %d", v[0], maxLines)
 		}
-		q.Lines = min(int(n), maxLines)
+		q.Lines, q.Capped = min(int(n), maxLines), int(n) > maxLines
 	}
 	for key, dst := range map[string]*bool{"tail": &q.Tail, "html": &q.HTML, "download": &q.Download} {
 		if v, ok := values[key]; ok {

@@ -81,3 +81,18 @@ func TestQueryFilterRefused(t *testing.T) {
 		t.Errorf("empty filters: %+v, %v", q, err)
 	}
 }
+
+// Capped says that lines= asked for more than the cap, which Lines is then;
+// not a default, not a number within the cap.
+func TestQueryCapped(t *testing.T) {
+	for _, tt := range []struct {
+		raw    string
+		lines  int
+		capped bool
+	}{{"lines=6", 5, true}, {"lines=2147483647", 5, true}, {"lines=5", 5, false}, {"lines=0", 0, false}, {"", 5, false}} {
+		q, err := ParseQuery(tt.raw, 5)
+		if err != nil || q.Lines != tt.lines || q.Capped != tt.capped {
+			t.Errorf("%q: lines %d, capped %v, %v; want %d, %v", tt.raw, q.Lines, q.Capped, err, tt.lines, tt.capped)
+		}
+	}
+}

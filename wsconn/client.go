@@ -24,6 +24,7 @@ import (
 type HandshakeError struct {
 	Status int
 	Reason string
+	Header http.Header // the answer's headers
 }
 
 func (e *HandshakeError) Error() string {
@@ -94,6 +95,8 @@ type Client struct {
 	maxMessage int64       // < 0: no limit
 	closeSent  atomic.Bool // a close frame went out: no other frame may follow
 
+	header http.Header // the handshake answer's, but for the WebSocket ones
+
 	// permessage-deflate, when negotiated
 	deflate  bool
 	zstate   wsflate.MessageState // whether the message being read is compressed
@@ -105,6 +108,7 @@ type Client struct {
 func Dial(ctx context.Context, url string, opt DialOptions) (*Client, error) {
 	var status int
 	var body []byte
+	var header http.Header
 	netDial := opt.NetDial
 	if netDial == nil {
 		var nd net.Dialer
@@ -127,9 +131,17 @@ func Dial(ctx context.Context, url string, opt DialOptions) (*Client, error) {
 		OnStatusError: func(st int, _ []byte, resp io.Reader) {
 			status = st
 			if r, err := http.ReadResponse(bufio.NewReader(resp), nil); err == nil {
+				header = r.Header
 				body, _ = io.ReadAll(io.LimitReader(r.Body, 4096))
 				r.Body.Close()
 			}
+		},
+		OnHeader: func(key, value []byte) error {
+			if header == nil {
+				header = make(http.Header)
+			}
+			header.Add(string(key), string(value))
+			return nil
 		},
 	}
 	if opt.Deflate {
@@ -138,7 +150,7 @@ func Dial(ctx context.Context, url string, opt DialOptions) (*Client, error) {
 	nc, br, hs, err := d.Dial(ctx, url)
 	if err != nil {
 		if status != 0 {
-			return nil, &HandshakeError{Status: status, Reason: trimReason(body)}
+			return nil, &HandshakeError{Status: status, Reason: trimReason(body), Header: header}
 		}
 		return nil, err
 	}
@@ -152,7 +164,10 @@ func Dial(ctx context.Context, url string, opt DialOptions) (*Client, error) {
 	if br != nil { // frames that came with the handshake: losing them loses lines
 		src = io.MultiReader(br, nc)
 	}
-	c := &Client{nc: nc, maxMessage: opt.MaxMessage}
+	if header == nil {
+		header = make(http.Header)
+	}
+	c := &Client{nc: nc, maxMessage: opt.MaxMessage, header: header}
 	if c.maxMessage == 0 {
 		c.maxMessage = DefaultMaxMessage
 	}
@@ -314,6 +329,11 @@ func trimReason(body []byte) string {
 	}
 	return s
 }
+
+// Header is the handshake answer's headers (the daemon's Logtail-Name,
+// say), but for those of the WebSocket protocol itself (Upgrade,
+// Connection, Sec-WebSocket-*). The caller must not change it.
+func (c *Client) Header() http.Header { return c.header }
 
 // SetDeadline bounds the next reads.
 func (c *Client) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }

@@ -45,14 +45,19 @@ const MinDeflate = 128
 // upgradeHTTP is ws.UpgradeHTTP that also accepts a permessage-deflate offer
 // (unless cfg.NoDeflate). An offer it cannot take (server_max_window_bits,
 // which compress/flate cannot keep to, or parameters it does not know) is
-// declined, not refused: the stream goes on uncompressed.
+// declined, not refused: the stream goes on uncompressed. The headers set
+// on w go with the answer, as net/http would send them with any other.
 func upgradeHTTP(w http.ResponseWriter, r *http.Request, cfg Config) (nc net.Conn, rw *bufio.ReadWriter, deflate bool, err error) {
+	var header http.Header
+	if h := w.Header(); len(h) > 0 {
+		header = h
+	}
 	if cfg.NoDeflate || !offersDeflate(r.Header) {
-		nc, rw, _, err = ws.UpgradeHTTP(r, w)
+		nc, rw, _, err = ws.HTTPUpgrader{Header: header}.Upgrade(r, w)
 		return nc, rw, false, err
 	}
 	ext := wsflate.Extension{Parameters: deflateParams}
-	u := ws.HTTPUpgrader{Negotiate: func(opt httphead.Option) (httphead.Option, error) {
+	u := ws.HTTPUpgrader{Header: header, Negotiate: func(opt httphead.Option) (httphead.Option, error) {
 		accept, err := ext.Negotiate(opt)
 		if err != nil {
 			return httphead.Option{}, nil // declined: the client may offer another

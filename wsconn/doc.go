@@ -9,7 +9,9 @@
 //
 // Client side: Dial a stream and read its messages with Client.Next, which
 // answers pings and reports the server's close code as a *CloseError and a
-// refused handshake as a *HandshakeError.
+// refused handshake as a *HandshakeError. The answer's headers are
+// Client.Header (HandshakeError.Header for a refusal); a server's are those
+// set on the ResponseWriter before Upgrade.
 //
 // permessage-deflate (RFC 7692, deflate.go), with gobwas/ws's wsflate: the
 // server accepts an offer (unless Config.NoDeflate) with no context takeover

@@ -117,6 +117,7 @@ type Conn struct {
 // Upgrade completes the handshake of a request the caller has already
 // checked (gobwas/ws hijacks before validating, so path and origin checks
 // must come first). onPong is called from the reader goroutine for each pong.
+// The headers set on w (w.Header()) go with the 101 answer.
 func Upgrade(w http.ResponseWriter, r *http.Request, cfg Config, onPong func()) (*Conn, error) {
 	nc, rw, deflate, err := upgradeHTTP(w, r, cfg)
 	if err != nil {

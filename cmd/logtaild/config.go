@@ -49,6 +49,8 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	// A backquoted word in a usage string is the name of the flag's argument
 	// in --help: -root DIR, -token T.
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen on `HOST:PORT` (:8080 for every address); exposing logs beyond this host is your decision")
+	fs.StringVar(&cfg.Name, "name", "", "tell clients this `NAME` (the Logtail-Name header, the json stream's \"name\"), by which they name the lines "+
+		"of this daemon; printable, at most 253 bytes (default: the host name, a pod's name in Kubernetes)")
 	fs.Var(&roots, "root", "serve the files under directory `DIR` (repeatable; LOGTAILD_ROOT takes a list separated by colons)")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 30*time.Second, "ping every stream this often")
 	fs.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", 10*time.Second, "close a stream whose pong is later than this")
@@ -101,6 +103,10 @@ func parseConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return cfg, err
 	}
 	cfg.Roots, cfg.AllowOrigins, cfg.AllowHosts = roots, origins, hosts
+	var err error
+	if cfg.Name, err = server.DaemonName(cfg.Name); err != nil {
+		return cfg, usageError{err}
+	}
 	for _, o := range cfg.AllowOrigins {
 		if err := server.CheckOrigin(o); err != nil {
 			return cfg, usageError{err}

@@ -31,7 +31,7 @@ func TestHelpFlag(t *testing.T) {
 			t.Fatalf("%q: stdout does not start with the usage:\n%s", args, out)
 		}
 		for _, want := range []string{"\n  -root DIR\n", "\n  -allow-origin ORIGIN\n", "\n  -allow-host NAME\n", "\n  -token T\n",
-			"\n  -token-file FILE\n", "\n  -addr HOST:PORT\n", "\n  -max-streams N\n", "\n  -heartbeat-interval duration\n", "(default 30s)"} {
+			"\n  -token-file FILE\n", "\n  -addr HOST:PORT\n", "\n  -name NAME\n", "\n  -max-streams N\n", "\n  -heartbeat-interval duration\n", "(default 30s)"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%q: the usage lacks %q:\n%s", args, want, out)
 			}
