@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +67,10 @@ type Stream struct {
 	// NoCompress does not offer permessage-deflate, which is offered
 	// otherwise: the daemon then compresses what it sends (a batch at a time).
 	NoCompress bool
+	// Addr, when set, is the host:port to connect to instead of the URL's
+	// host (an address a Discovery found); the URL's host is still the Host
+	// header and the name the daemon's TLS certificate is checked against.
+	Addr string
 
 	// Notes, each optional, called from Run's goroutine.
 	OnRetry     func(err error, wait time.Duration) // a failure, tried again after wait
@@ -79,6 +84,33 @@ type Stream struct {
 	// the last message handled; nil until the first (or From), when a
 	// reconnection starts afresh with the last Lines lines.
 	cursor *wire.Cursor
+	// what the daemon said of itself: in the latest connection's handshake
+	// (name, linesCap), in a message (saidName)
+	name, saidName string
+	linesCap       int
+}
+
+// Name is the daemon's name (logtaild --name, by default its host name: a
+// pod's name in Kubernetes), as the latest connection's handshake said it,
+// else as a message said it; "" when neither did (an older daemon), or
+// before the first connection. Known when the handler gets the first
+// message.
+func (s *Stream) Name() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.name != "" {
+		return s.name
+	}
+	return s.saidName
+}
+
+// LinesCap is, when the latest connection asked for more last lines than
+// the daemon gives (its --max-lines), that cap: the lines it sends; 0
+// otherwise.
+func (s *Stream) LinesCap() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.linesCap
 }
 
 // Pos is where a new Stream with From set to it continues: the position
@@ -147,6 +179,7 @@ func (s *Stream) Run(ctx context.Context, handle func(*wire.Message) error) erro
 	for {
 		c, err := s.dial(ctx)
 		if err == nil {
+			s.connected(c.Header())
 			if retrying && s.OnReconnect != nil {
 				s.OnReconnect()
 			}
@@ -231,7 +264,7 @@ func (s *Stream) dial(ctx context.Context) (*wsconn.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	return wsconn.Dial(ctx, u.String(), wsconn.DialOptions{Header: s.Header, TLSConfig: s.TLSConfig, MaxMessage: s.MaxMessage,
-		Deflate: !s.NoCompress})
+		Deflate: !s.NoCompress, NetDial: s.netDial()})
 }
 
 // read handles the stream's messages until it ends. It returns nil at the
@@ -278,11 +311,24 @@ func (s *Stream) read(ctx context.Context, c *wsconn.Client, handle func(*wire.M
 	}
 }
 
+// connected notes what the daemon's answer to a handshake says of it.
+func (s *Stream) connected(h http.Header) {
+	n, _ := strconv.Atoi(h.Get(wire.HeaderMaxLines))
+	s.mu.Lock()
+	s.name, s.linesCap = h.Get(wire.HeaderName), max(n, 0)
+	s.mu.Unlock()
+}
+
 // learn notes, before m is handled, that the stream is of many files when m
 // says so: only in such a stream do messages of lines name their file, and
 // do files join or leave. (A single file's events name a rotated
 // generation: they say nothing.)
 func (s *Stream) learn(m *wire.Message) {
+	if m.Name != "" {
+		s.mu.Lock()
+		s.saidName = m.Name
+		s.mu.Unlock()
+	}
 	if m.File == "" || !(m.Event == "" || m.Event == wire.EventJoined || m.Event == wire.EventLeft) {
 		return
 	}

@@ -9,6 +9,13 @@
 // and the stream keeps a cursor, the position in each file
 // ([Stream.Cursor]), from which it resumes them all.
 //
+// Many daemons serve one name when it is a Kubernetes headless Service:
+// [Discovery] looks up its addresses (A and AAAA, or SRV records),
+// [Stream.Addr] connects to one of them (the name kept for Host and TLS),
+// [Group] runs streams that come and go with one handler, and [Merge] puts
+// their messages in the order of the daemons' time (wire.Message.Time),
+// within a window.
+//
 // The entry points are [Stream.Run] for one URL and [FollowAll] for several
 // at once. The logtail command is this package's first user.
 package client

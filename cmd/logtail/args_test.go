@@ -35,7 +35,7 @@ func TestErrors(t *testing.T) {
 			`^logtail: ` + regexp.QuoteMeta(closed) + `: connection refused\n$`},
 		{"bad flag", []string{"--bogus", d.url("app.log")}, 2,
 			`^logtail: flag provided but not defined: -bogus \(see logtail -h\)\n$`},
-		{"bad -n", []string{"-n", "-3", d.url("app.log")}, 2, `^logtail: -n -3: .+\n$`},
+		{"bad -n", []string{"-n", "3x", d.url("app.log")}, 2, `^logtail: -n 3x: .+\n$`},
 		{"bad -o", []string{"-o", "xml", d.url("app.log")}, 2, `^logtail: -o "xml": want text or json\n$`},
 		{"no URL", nil, 2, `^logtail: no URL given .+\n$`},
 		{"ftp URL", []string{"ftp://h/var/log/app.log"}, 2,

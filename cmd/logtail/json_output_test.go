@@ -6,6 +6,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/logtail/logtail/wire"
 
@@ -13,11 +14,13 @@ import (
 )
 
 // TestJSONOutput: -o json gives one object per line whose pos is the byte
-// offset right after the line's newline in the file.
+// offset right after the line's newline in the file, and whose time is when
+// the daemon read it.
 func TestJSONOutput(t *testing.T) {
 	d := startDaemon(t, "", "")
 	content := mixed + "partial <&> line"
 	d.write(t, "j.log", content)
+	started := time.Now()
 	stdout, _, err := runCLI(t, env(), "-o", "json", "-n", "100", d.url("j.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +38,10 @@ func TestJSONOutput(t *testing.T) {
 		}
 		if l.Source != source {
 			t.Errorf("source %q, want %q", l.Source, source)
+		}
+		m := wire.Message{Time: l.Time}
+		if at, ok := m.ReadTime(); !ok || at.Before(started) || at.After(time.Now()) {
+			t.Errorf("time %q: not a time between the run's start and now", l.Time)
 		}
 		prefix, off, ok := wire.OffsetOf(l.Pos)
 		if !ok {

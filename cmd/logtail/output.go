@@ -23,6 +23,9 @@ type jsonLine struct {
 	Line    string `json:"line"`
 	Pos     string `json:"pos"`
 	Partial bool   `json:"partial,omitempty"`
+	// Time is when the daemon read the line (its message's "time"), as it
+	// gave it; absent from a daemon that does not say
+	Time string `json:"time,omitempty"`
 }
 
 type jsonEvent struct {
@@ -133,7 +136,7 @@ func (p *printer) header(k fileKey, m *wire.Message) {
 	first := !p.seen[k]
 	p.seen[k] = true
 	has := len(m.Lines) > 0 || m.Partial != ""
-	if k == p.last || !has && !(first && (p.cfg.follow || p.cfg.lines > 0)) {
+	if k == p.last || !has && !(first && (p.cfg.follow || k.t.follow || p.cfg.lines > 0 || p.cfg.fromLine > 0)) {
 		return
 	}
 	if p.last != (fileKey{}) {
@@ -188,12 +191,12 @@ func (p *printer) line(prefix, line string, newline bool) {
 // (in file, in a stream of many files).
 func (p *printer) jsonLines(t *target, file string, m *wire.Message) {
 	for i, pos := range m.LineEnds() {
-		p.enc.Encode(jsonLine{Source: t.source, File: file, Line: p.stripped(m.Lines[i]), Pos: pos})
+		p.enc.Encode(jsonLine{Source: t.source, File: file, Line: p.stripped(m.Lines[i]), Pos: pos, Time: m.Time})
 	}
 	if m.Partial != "" {
 		// an unfinished line ends where its text does: the daemon gives no size
 		pos := m.PartialEnd()
-		p.enc.Encode(jsonLine{Source: t.source, File: file, Line: p.stripped(m.Partial), Pos: pos, Partial: true})
+		p.enc.Encode(jsonLine{Source: t.source, File: file, Line: p.stripped(m.Partial), Pos: pos, Partial: true, Time: m.Time})
 	}
 }
 

@@ -31,36 +31,75 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 	out := newPrinter(cfg, stdout, stderr)
+	// stop ends every stream, for a reason (cause) that ends logtail: its
+	// stdout closed, a URL that cannot work
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	defer watchOutput(stdout, func() { stop(outputError{errOutputClosed}) })()
 
-	streams := make([]*client.Stream, len(cfg.targets))
-	targets := map[*client.Stream]*target{}
-	for i, t := range cfg.targets {
-		s := &client.Stream{URL: t.url, Lines: cfg.lines, Follow: cfg.follow, Retry: cfg.retry, Grep: cfg.include, Exclude: cfg.exclude,
+	newStream := func(t *target) *client.Stream {
+		notes := &retryNotes{note: func(format string, args ...any) { out.note(t, format, args...) }, now: time.Now}
+		return &client.Stream{URL: t.url, Lines: t.lines, Follow: t.follow, Retry: cfg.retry, From: t.from, Grep: t.include, Exclude: t.exclude,
 			Header: cfg.header, TLSConfig: cfg.tls, MaxMessage: cfg.maxMessage, NoCompress: cfg.noCompress,
 			OnRetry: func(err error, wait time.Duration) {
-				out.note(t, "%s; retrying in %s", describe(err), wait)
+				var tlsPort *tlsPortError
+				if err = t.explain(ctx, err); errors.As(err, &tlsPort) {
+					stop(&streamError{t.arg, err}) // retrying cannot help
+					return
+				}
+				notes.failed(describe(err), wait)
 			},
-			OnReconnect: func() { out.note(t, "connected") },
+			OnReconnect: notes.connected,
 			OnBehind:    func() { out.note(t, "fell behind; resuming") },
 		}
-		streams[i], targets[s] = s, t
 	}
-	errs := client.FollowAll(ctx, streams,
-		func(s *client.Stream, m *wire.Message) error { return out.message(targets[s], s.Many(), m) },
-		func(s *client.Stream, err error) { out.note(targets[s], "%s", describe(err)) })
+	ended := func(t *target, err error) { out.note(t, "%s", describe(t.explain(ctx, err))) }
+	var errs []error
+	if cfg.fromLine > 0 { // -n +N
+		errs = followFromLines(ctx, cfg.targets, newStream, out.message, ended)
+	} else { // every URL, or every address of each (--dns): discover.go
+		errs = follow(ctx, cfg, out, newStream,
+			func(t *target, s *client.Stream, m *wire.Message) error {
+				if limit := s.LinesCap(); limit > 0 && t.capNoted.CompareAndSwap(false, true) {
+					out.note(t, "%s: the daemon sends at most %d lines (its --max-lines)", t.linesGiven, limit)
+				}
+				return out.message(t, s.Many(), m)
+			}, ended)
+	}
 	if err := out.flush(); err != nil {
-		return err
+		return quiet(err)
+	}
+	var oe outputError
+	var se *streamError
+	switch cause := context.Cause(ctx); {
+	case errors.As(cause, &oe):
+		return quiet(oe)
+	case errors.As(cause, &se):
+		return se
 	}
 	for i, err := range errs {
-		var oe outputError
 		if errors.As(err, &oe) {
-			return oe
+			return quiet(oe)
 		}
 		if err != nil {
-			return reported{&streamError{cfg.targets[i].arg, err}}
+			t := cfg.targets[i]
+			return reported{&streamError{t.arg, t.explain(ctx, err)}}
 		}
 	}
 	return nil
+}
+
+// errOutputClosed: stdout's reader is gone (a "| head" that exited).
+var errOutputClosed = fmt.Errorf("stdout closed by its reader: %w", syscall.EPIPE)
+
+// quiet is a failed write to stdout as main shows it: nothing when its
+// reader is gone (exit status 141, as tail shows SIGPIPE's end), the error
+// otherwise.
+func quiet(err error) error {
+	if errors.Is(err, syscall.EPIPE) {
+		return reported{err}
+	}
+	return err
 }
 
 // streamError is a stream's end, named by its URL.
@@ -95,7 +134,10 @@ func describe(err error) string {
 	var unknownCA x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var bad *client.BadMessageError
+	var tlsPort *tlsPortError
 	switch {
+	case errors.As(err, &tlsPort): // before what it wraps (an EOF, say)
+		return tlsPort.Error()
 	case errors.As(err, &bad):
 		return fmt.Sprintf("not a format=json message from the daemon (%s): %v", printable(excerpt(bad.Data)), bad.Err)
 	case errors.As(err, &he):
@@ -121,7 +163,7 @@ func describe(err error) string {
 		}
 		return "cannot resolve " + dns.Name + ": " + dns.Err
 	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &cert):
-		return err.Error() + " (--insecure accepts any certificate)"
+		return err.Error() + " (--cacert FILE trusts the CA in FILE; --insecure accepts any certificate)"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):
