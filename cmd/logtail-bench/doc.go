@@ -13,6 +13,8 @@
 //	filter      grep= on lines of which 1 in -every match, against no filter
 //	deflate     a real log with and without permessage-deflate: wire bytes, CPU
 //	http        chunked text/plain and SSE against WebSocket, one client
+//	files       one stream of many files: idle CPU, memory, inotify watches
+//	pods        the logtail CLI following many daemons; --order time's cost
 //	plot        PNG plots from the JSON results (gonum.org/v1/plot)
 //
 // Every line written carries the run's token, a sequence number and its

@@ -31,6 +31,9 @@ commands:
   http        logtaild: chunked text/plain and SSE against WebSocket
   files       logtaild: one stream of -files files ('*'): idle CPU, memory and
               inotify watches per file; latency and throughput to random files
+  pods        logtail (the CLI) following -daemons daemons at once: lines/s,
+              CPU per line, memory, latency; --order time against arrival
+              (its defaults: -lines 3000000 -rate 2000 -duration 5s -repeat 2)
   plot        PNG plots from the JSON results in -in, into -out
   serve-floor the floor target's server (started by the tool itself)
 
@@ -83,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rate := fs.Int("rate", 1000, "files: lines a second, one at a time, for -duration (latency)")
 	seed := fs.Uint64("seed", 1, "files: the seed of the writer's choice of files")
 	corpusPath := fs.String("corpus", "testdata/corpus/debian-apt.log", "deflate: file whose lines (after each line's header) are written, in turn")
+	pods := addPodsFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -111,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	tlist := strings.Split(*targets, ",")
-	if slices.Contains(tlist, targetLogtaild) || cmd == "html" || cmd == "filter" || cmd == "deflate" || cmd == "http" || cmd == "files" {
+	if slices.Contains(tlist, targetLogtaild) || cmd == "html" || cmd == "filter" || cmd == "deflate" || cmd == "http" || cmd == "files" || cmd == "pods" {
 		if err := e.buildLogtaild(ctx); err != nil {
 			return err
 		}
@@ -231,6 +235,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		return nil
+	case "pods":
+		return e.runPods(ctx, args, fs, pods, stdout, *jsonOut)
 	case "lastn":
 		small, err := ensureFile(e.dir, "lastn-1MiB.log", 1<<20)
 		if err != nil {
