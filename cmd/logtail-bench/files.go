@@ -268,13 +268,15 @@ func (r *filesReader) waitFor(ctx context.Context, what string, limit time.Durat
 		r.mu.Unlock()
 	})
 	defer stop()
+	// the deadline before the timer: a timer that fires first would wake
+	// the loop before its deadline and never again
+	deadline := time.Now().Add(limit)
 	timer := time.AfterFunc(limit, func() {
 		r.mu.Lock()
 		r.cond.Broadcast()
 		r.mu.Unlock()
 	})
 	defer timer.Stop()
-	deadline := time.Now().Add(limit)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for !cond() {
