@@ -401,25 +401,10 @@ func (e *env) startPod(ctx context.Context, pc *podsConfig, f *podFleet, k int) 
 		return nil, fmt.Errorf("start pod-%d: %w", k, err)
 	}
 	go func() { s.cmd.Wait(); close(s.exited) }() // ended by stop
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return s, nil
-		}
-		select {
-		case <-s.exited:
-			out, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("pod-%d exited at start: %s", k, bytes.TrimSpace(out))
-		case <-ctx.Done():
-			s.stop()
-			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("pod-%d: not listening on %s after 20s", k, addr)
-		}
+	if err := s.awaitListening(ctx, logPath, fmt.Sprintf("pod-%d", k)); err != nil {
+		return nil, err
 	}
+	return s, nil
 }
 
 // searchableByAll checks that other users may reach dir: every directory

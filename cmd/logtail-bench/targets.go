@@ -124,25 +124,35 @@ func (e *env) startServer(ctx context.Context, target, file string, wsdProgram [
 	}
 	s.exited = make(chan struct{})
 	go func() { s.cmd.Wait(); close(s.exited) }() // ended by stop
+	if err := s.awaitListening(ctx, logPath, target); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// awaitListening waits until s, just started, takes connections: an error
+// (with the start of its log, logPath) if it exits first, or is not
+// listening after 20 s; s is stopped then. what names it in errors.
+func (s *server) awaitListening(ctx context.Context, logPath, what string) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		c, err := net.DialTimeout("tcp", s.addr, time.Second)
 		if err == nil {
 			c.Close()
-			return s, nil
+			return nil
 		}
 		select {
 		case <-s.exited:
 			out, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("%s exited at start: %s", target, bytes.TrimSpace(out))
+			return fmt.Errorf("%s exited at start: %s", what, bytes.TrimSpace(out))
 		case <-ctx.Done():
 			s.stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("%s: not listening on %s after 20s", target, addr)
+			return fmt.Errorf("%s: not listening on %s after 20s", what, s.addr)
 		}
 	}
 }
