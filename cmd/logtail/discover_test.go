@@ -39,6 +39,32 @@ func startPod(t *testing.T, ip, port, root, name string) *daemon {
 	return startDaemonWith(t, net.JoinHostPort(ip, port), root, "--name", name, "--allow-host", podsName)
 }
 
+// podSet is a Service's worth of daemons for a test: one on each address
+// 127.0.0.N asked for, all on one port, serving one root with app.log,
+// and a DNS server that knows none of them yet.
+type podSet struct {
+	root, logFile, port string
+	pods                map[string]*daemon // by N
+	dns                 *testutil.DNS
+}
+
+// startPods writes content to app.log and starts a daemon named pod-N on
+// 127.0.0.N for each N.
+func startPods(t *testing.T, content string, ns ...string) *podSet {
+	t.Helper()
+	ps := &podSet{root: t.TempDir(), pods: map[string]*daemon{}}
+	ps.logFile = filepath.Join(ps.root, "app.log")
+	if err := os.WriteFile(ps.logFile, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ps.port = freePortOn(t, "127.0.0.2")
+	for _, n := range ns {
+		ps.pods[n] = startPod(t, "127.0.0."+n, ps.port, ps.root, "pod-"+n)
+	}
+	ps.dns = testutil.StartDNS(t)
+	return ps
+}
+
 // startCLIWithStatus is startCLI with a channel that asks for the status
 // view, as SIGUSR1 does.
 func startCLIWithStatus(t *testing.T, args ...string) (*cli, chan<- struct{}) {
@@ -156,17 +182,8 @@ func checkSources(t *testing.T, c *cli, want map[string][]string) {
 // from its last lines; an address gone is followed until its stream ends,
 // then never again, even when a daemon answers there again.
 func TestDNSAddsAndDropsSources(t *testing.T) {
-	root := t.TempDir()
-	logFile := filepath.Join(root, "app.log")
-	if err := os.WriteFile(logFile, []byte("zero\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	port := freePortOn(t, "127.0.0.2")
-	pods := map[string]*daemon{}
-	for _, n := range []string{"2", "3", "4"} {
-		pods[n] = startPod(t, "127.0.0."+n, port, root, "pod-"+n)
-	}
-	dns := testutil.StartDNS(t)
+	ps := startPods(t, "zero\n", "2", "3", "4")
+	root, logFile, port, dns, pods := ps.root, ps.logFile, ps.port, ps.dns, ps.pods
 	dns.SetAddrs(podsName, "127.0.0.2", "127.0.0.3")
 	u := "ws://" + podsName + ":" + port + logFile
 	c, trigger := startCLIWithStatus(t, "-F", "-n", "1", "--dns", "--dns-server", dns.Addr, "--dns-interval", "100ms", u)
@@ -217,17 +234,8 @@ func TestDNSAddsAndDropsSources(t *testing.T) {
 // restarts; its source resumes where it was, with nothing lost or
 // repeated, while the others go on.
 func TestDNSDaemonRestartResumes(t *testing.T) {
-	root := t.TempDir()
-	logFile := filepath.Join(root, "app.log")
-	if err := os.WriteFile(logFile, []byte("l1\nl2\nl3\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	port := freePortOn(t, "127.0.0.2")
-	pods := map[string]*daemon{}
-	for _, n := range []string{"2", "3"} {
-		pods[n] = startPod(t, "127.0.0."+n, port, root, "pod-"+n)
-	}
-	dns := testutil.StartDNS(t)
+	ps := startPods(t, "l1\nl2\nl3\n", "2", "3")
+	root, logFile, port, dns, pods := ps.root, ps.logFile, ps.port, ps.dns, ps.pods
 	dns.SetAddrs(podsName, "127.0.0.2", "127.0.0.3")
 	c := startCLI(t, env(), "-F", "-n", "2", "--dns", "--dns-server", dns.Addr, "--dns-interval", "100ms",
 		"ws://"+podsName+":"+port+logFile)
@@ -297,17 +305,8 @@ func TestDNSSRV(t *testing.T) {
 // TestDNSMaxSources: at --max-sources, one warning, and the sources
 // within it go on.
 func TestDNSMaxSources(t *testing.T) {
-	root := t.TempDir()
-	logFile := filepath.Join(root, "app.log")
-	if err := os.WriteFile(logFile, []byte("x\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	port := freePortOn(t, "127.0.0.2")
-	pods := map[string]*daemon{}
-	for _, n := range []string{"2", "3", "4"} {
-		pods[n] = startPod(t, "127.0.0."+n, port, root, "pod-"+n)
-	}
-	dns := testutil.StartDNS(t)
+	ps := startPods(t, "x\n", "2", "3", "4")
+	logFile, port, dns, pods := ps.logFile, ps.port, ps.dns, ps.pods
 	dns.SetAddrs(podsName, "127.0.0.2", "127.0.0.3", "127.0.0.4")
 	c := startCLI(t, env(), "-F", "-n", "1", "--dns", "--dns-server", dns.Addr, "--dns-interval", "100ms", "--max-sources", "2",
 		"ws://"+podsName+":"+port+logFile)
@@ -360,14 +359,8 @@ func TestDNSIPv6(t *testing.T) {
 // TestDNSNoAddresses: without -F a name with no addresses is an error
 // (exit 1); with -F it is waited for.
 func TestDNSNoAddresses(t *testing.T) {
-	root := t.TempDir()
-	logFile := filepath.Join(root, "app.log")
-	if err := os.WriteFile(logFile, []byte("here\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	port := freePortOn(t, "127.0.0.2")
-	startPod(t, "127.0.0.2", port, root, "pod-2")
-	dns := testutil.StartDNS(t)
+	ps := startPods(t, "here\n", "2")
+	logFile, port, dns := ps.logFile, ps.port, ps.dns
 	u := "ws://" + podsName + ":" + port + logFile
 	_, stderr, err := runCLI(t, env(), "-f", "--dns", "--dns-server", dns.Addr, u)
 	if exitCode(err) != 1 || stderr != "logtail: "+u+": no addresses for "+podsName+"\n" {
@@ -394,15 +387,10 @@ func TestDNSNoAddresses(t *testing.T) {
 // TestDNSFollowEndsWithItsSources: with -f (no reconnection), logtail ends
 // when the last source has ended, with status 1 as for one URL.
 func TestDNSFollowEndsWithItsSources(t *testing.T) {
-	root := t.TempDir()
-	logFile := filepath.Join(root, "app.log")
-	if err := os.WriteFile(logFile, []byte("a\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	port := freePortOn(t, "127.0.0.2")
-	p2 := startPod(t, "127.0.0.2", port, root, "pod-2")
-	p3 := startPod(t, "127.0.0.3", port, root, "pod-3")
-	dns := testutil.StartDNS(t)
+	ps := startPods(t, "a\n", "2", "3")
+	logFile, port, dns := ps.logFile, ps.port, ps.dns
+	p2 := ps.pods["2"]
+	p3 := ps.pods["3"]
 	dns.SetAddrs(podsName, "127.0.0.2", "127.0.0.3")
 	c := startCLI(t, env(), "-f", "-n", "1", "--dns", "--dns-server", dns.Addr, "--dns-interval", "100ms", "ws://"+podsName+":"+port+logFile)
 	awaitLines(t, c, map[string][]string{"pod-2": {"a"}, "pod-3": {"a"}})
@@ -447,15 +435,8 @@ func TestManyFlagErrors(t *testing.T) {
 
 // TestDNSJSON: with -o json, each line's source is its daemon's name.
 func TestDNSJSON(t *testing.T) {
-	root := t.TempDir()
-	logFile := filepath.Join(root, "app.log")
-	if err := os.WriteFile(logFile, []byte("x\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	port := freePortOn(t, "127.0.0.2")
-	startPod(t, "127.0.0.2", port, root, "pod-2")
-	startPod(t, "127.0.0.3", port, root, "pod-3")
-	dns := testutil.StartDNS(t)
+	ps := startPods(t, "x\n", "2", "3")
+	logFile, port, dns := ps.logFile, ps.port, ps.dns
 	dns.SetAddrs(podsName, "127.0.0.2", "127.0.0.3")
 	stdout, stderr, err := runCLI(t, env(), "-o", "json", "-n", "1", "--dns", "--dns-server", dns.Addr, "ws://"+podsName+":"+port+logFile)
 	if err != nil {
