@@ -257,16 +257,7 @@ func (e *env) runPods(ctx context.Context, args []string, fs *flag.FlagSet, pf *
 
 // buildLogtail builds the CLI into -dir unless -logtail-bin names one.
 func (e *env) buildLogtail(ctx context.Context, pc *podsConfig) error {
-	if pc.logtailBin != "" {
-		return nil
-	}
-	pc.logtailBin = filepath.Join(e.dir, "logtail.bin")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", pc.logtailBin, "github.com/logtail/logtail/cmd/logtail")
-	cmd.Stderr = e.stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build logtail (or give -logtail-bin): %w", err)
-	}
-	return nil
+	return e.buildCmd(ctx, "logtail", &pc.logtailBin)
 }
 
 // checkInotify refuses to start daemons that would take the inotify

@@ -298,15 +298,22 @@ func medianRun(rs []Result) Result {
 	return m
 }
 
+// buildLogtaild builds the daemon into -dir unless -logtaild-bin names one.
 func (e *env) buildLogtaild(ctx context.Context) error {
-	if e.logtaildBin != "" {
+	return e.buildCmd(ctx, "logtaild", &e.logtaildBin)
+}
+
+// buildCmd builds cmd/NAME into -dir as NAME.bin, unless *bin already
+// names a binary (given with -NAME-bin).
+func (e *env) buildCmd(ctx context.Context, name string, bin *string) error {
+	if *bin != "" {
 		return nil
 	}
-	e.logtaildBin = filepath.Join(e.dir, "logtaild.bin")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", e.logtaildBin, "github.com/logtail/logtail/cmd/logtaild")
+	*bin = filepath.Join(e.dir, name+".bin")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", *bin, "github.com/logtail/logtail/cmd/"+name)
 	cmd.Stderr = e.stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build logtaild (or give -logtaild-bin): %w", err)
+		return fmt.Errorf("go build %s (or give -%s-bin): %w", name, name, err)
 	}
 	return nil
 }
