@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -45,26 +43,15 @@ func TestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var stdout, stderr bytes.Buffer
-			cmd := exec.Command(cliBin, tt.args...)
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			cmd.Env = []string{"PATH=/usr/bin:/bin"}
-			err := cmd.Run()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			stdout, stderr, code := runBin(t, []string{"PATH=/usr/bin:/bin"}, tt.args...)
 			if code != tt.code {
 				t.Errorf("exit status %d, want %d", code, tt.code)
 			}
-			if stdout.Len() != 0 {
-				t.Errorf("stdout %q, want nothing", stdout.String())
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
 			}
-			if !regexp.MustCompile(tt.want).MatchString(stderr.String()) {
-				t.Errorf("stderr %q, want %s", stderr.String(), tt.want)
+			if !regexp.MustCompile(tt.want).MatchString(stderr) {
+				t.Errorf("stderr %q, want %s", stderr, tt.want)
 			}
 		})
 	}

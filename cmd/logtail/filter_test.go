@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,16 +94,12 @@ func TestIncludeBadExpression(t *testing.T) {
 		{"--include", "ERROR (", "logtail: --include: error parsing regexp: missing closing ): `ERROR (`\n"},
 		{"--exclude", "[z-a]", "logtail: --exclude: error parsing regexp: invalid character class range: `z-a`\n"},
 	} {
-		var stdout, stderr bytes.Buffer
-		cmd := exec.Command(cliBin, tc.flag, tc.expr, d.url("app.log"))
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
-			t.Errorf("%s %q: %v, want exit 2", tc.flag, tc.expr, err)
+		stdout, stderr, code := runBin(t, nil, tc.flag, tc.expr, d.url("app.log"))
+		if code != 2 {
+			t.Errorf("%s %q: exit %d, want 2", tc.flag, tc.expr, code)
 		}
-		if stderr.String() != tc.want || stdout.Len() != 0 {
-			t.Errorf("%s %q: stderr %q, stdout %q; want %q", tc.flag, tc.expr, stderr.String(), stdout.String(), tc.want)
+		if stderr != tc.want || stdout != "" {
+			t.Errorf("%s %q: stderr %q, stdout %q; want %q", tc.flag, tc.expr, stderr, stdout, tc.want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -221,4 +222,22 @@ func runCLI(t *testing.T, getenv func(string) string, args ...string) (stdout, s
 	c := startCLI(t, getenv, args...)
 	err = c.wait(t, 20*time.Second)
 	return c.stdout.String(), c.stderr.String(), err
+}
+
+// runBin runs the built logtail (cliBin) with args to its end, with env as
+// its environment (nil: the test's), and returns what it printed and its
+// exit status.
+func runBin(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut strings.Builder
+	cmd := exec.Command(cliBin, args...)
+	cmd.Stdout, cmd.Stderr, cmd.Env = &out, &errOut, env
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
 }

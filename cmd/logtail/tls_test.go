@@ -2,9 +2,7 @@ package main
 
 import (
 	"crypto/tls"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -102,19 +100,9 @@ func TestURLMistakes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var stdout, stderr strings.Builder
-			cmd := exec.Command(cliBin, tt.args...)
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if code != tt.code || stdout.String() != tt.stdout || !regexp.MustCompile(tt.want).MatchString(stderr.String()) {
-				t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q, %s", code, stdout.String(), stderr.String(), tt.code, tt.stdout, tt.want)
+			stdout, stderr, code := runBin(t, nil, tt.args...)
+			if code != tt.code || stdout != tt.stdout || !regexp.MustCompile(tt.want).MatchString(stderr) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q, %s", code, stdout, stderr, tt.code, tt.stdout, tt.want)
 			}
 		})
 	}
