@@ -23,7 +23,10 @@ const podsName = "pods.logtail.test"
 func freePortOn(t *testing.T, ip string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
+	if err != nil { // all of 127.0.0.0/8 is loopback on Linux
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("cannot listen on %s: %v", ip, err)
+		}
 		t.Skipf("cannot listen on %s: %v", ip, err)
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
