@@ -105,7 +105,7 @@ Many sources (every pod of a Kubernetes headless Service):
                        by the time each daemon read them, within a window
       --order-window D how long --order time holds a line (default 1s)
       --timestamps     start each line with the time the daemon read it
-                       (RFC 3339, nanoseconds, UTC; text output only)
+                       (RFC 3339, nanoseconds, UTC; text output only: json lines have "time")
       --status         print each source's state on stderr at the end
                        (kill -USR1 prints it at any time)
 

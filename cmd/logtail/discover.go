@@ -92,7 +92,7 @@ func dnsServerAddr(s string) (string, error) {
 // other flags.
 func (c *config) checkMany() error {
 	if c.timestamps && c.json {
-		return fmt.Errorf("--timestamps with -o json: not available; the time is in text output only")
+		return fmt.Errorf("--timestamps with -o json: not needed; each json line has its \"time\"")
 	}
 	for _, t := range c.targets {
 		if t.fromLine > 0 && (c.dns || c.orderTime || c.timestamps || c.status) {

@@ -421,7 +421,7 @@ func TestManyFlagErrors(t *testing.T) {
 		{[]string{"--dns", "ws://h:1/x.log?tail=1&from=1:2:3"}, "from= with --dns: a position is one daemon's"},
 		{[]string{"--dns", "-n", "+5"}, "-n +N with --dns, --order time, --timestamps or --status: not supported; use -n N"},
 		{[]string{"--order", "time", "-n", "+1"}, "-n +N with --dns"},
-		{[]string{"--timestamps", "-o", "json"}, "--timestamps with -o json: not available"},
+		{[]string{"--timestamps", "-o", "json"}, "--timestamps with -o json: not needed"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			args := tc.args
